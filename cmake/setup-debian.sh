@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what xrec needs on Debian 12 (idempotent: only missing packages are installed).
+# Run as root (or with sudo). Used by both README commands and by CI.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build ccache git
+  libtorch-dev            # LibTorch 1.13 (CPU)
+  libopenblas0-openmp     # makes Debian's LibTorch use OpenBLAS instead of the slow reference BLAS
+  libboost-dev            # Boost.DLL (header-only)
+  libyaml-cpp-dev libspdlog-dev libsqlite3-dev sqlite3
+  libgtest-dev libgmock-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "xrec setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
+else
+  echo "xrec setup: all packages present"
+fi
+
+# Which BLAS LibTorch will call: OpenBLAS is several times faster than the reference BLAS.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
+echo "xrec setup: libblas.so.3 -> ${blas:-none}"
+case "$blas" in
+  *openblas*) ;;
+  *) echo "xrec setup: warning: libblas.so.3 is not OpenBLAS; training will be slow" >&2 ;;
+esac

@@ -1,0 +1,78 @@
+#include "cli.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+
+#include "xrec/api/errors.hpp"
+
+namespace xrec::cli {
+
+std::optional<std::string> Args::option(const std::string& name) const {
+  auto it = options.find(name);
+  if (it == options.end()) return std::nullopt;
+  return it->second;
+}
+
+Args parse(const std::string& command, const std::vector<std::string>& argv,
+           const std::set<std::string>& value_options, const std::set<std::string>& flag_options) {
+  Args a;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& s = argv[i];
+    if (s.size() > 2 && s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2), value;
+      bool has_value = false;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        has_value = true;
+      }
+      if (flag_options.count(name)) {
+        if (has_value) throw InputError("--" + name + " takes no value");
+        a.flags.insert(name);
+      } else if (value_options.count(name)) {
+        if (!has_value) {
+          if (i + 1 >= argv.size()) throw InputError("--" + name + " needs a value");
+          value = argv[++i];
+        }
+        a.options[name] = value;
+      } else {
+        std::string known;
+        for (auto& o : value_options) known += " --" + o;
+        for (auto& o : flag_options) known += " --" + o;
+        throw InputError("unknown option --" + name + " (options:" + known + ")");
+      }
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+std::string db_path(const Args& args) {
+  if (auto db = args.option("db")) return *db;
+  if (const char* env = std::getenv("XREC_DB"); env && *env) return env;
+  return "runs/xrec.db";
+}
+
+void print_table(const std::vector<std::string>& columns,
+                 const std::vector<std::vector<std::optional<std::string>>>& rows) {
+  std::vector<size_t> width(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) width[c] = columns[c].size();
+  auto cell = [](const std::optional<std::string>& v) { return v ? *v : std::string("NULL"); };
+  for (auto& r : rows)
+    for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], std::min<size_t>(cell(r[c]).size(), 60));
+  auto line = [&](auto get) {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      std::string v = get(c);
+      if (v.size() > 60) v = v.substr(0, 57) + "...";
+      std::cout << v << std::string(width[c] - std::min(width[c], v.size()) + (c + 1 < columns.size() ? 2 : 0), ' ');
+    }
+    std::cout << '\n';
+  };
+  line([&](size_t c) { return columns[c]; });
+  line([&](size_t c) { return std::string(width[c], '-'); });
+  for (auto& r : rows) line([&](size_t c) { return c < r.size() ? cell(r[c]) : std::string(); });
+}
+
+}  // namespace xrec::cli

@@ -1,0 +1,39 @@
+#pragma once
+// Small argument parsing shared by the subcommands: `xrec <command> [options] [positional...]`.
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace xrec::cli {
+
+// Parsed arguments of one subcommand. Options take a value (--db PATH or --db=PATH); flags do not.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;
+  std::set<std::string> flags;
+
+  bool flag(const std::string& name) const { return flags.count(name) > 0; }
+  std::optional<std::string> option(const std::string& name) const;
+};
+
+// Parses `argv` given the names of value options and of flags (without "--"). Throws xrec::InputError
+// on an unknown option or a missing value, naming the command.
+Args parse(const std::string& command, const std::vector<std::string>& argv,
+           const std::set<std::string>& value_options, const std::set<std::string>& flag_options);
+
+// The store path: --db, else $XREC_DB, else runs/xrec.db (relative to the working directory).
+std::string db_path(const Args& args);
+
+// Subcommands: each returns the process exit code.
+int cmd_run(const std::vector<std::string>& argv);
+int cmd_runs(const std::vector<std::string>& argv);
+int cmd_query(const std::vector<std::string>& argv);
+int cmd_plugins(const std::vector<std::string>& argv);
+
+// Prints a table with aligned columns (used by runs, query, plugins list).
+void print_table(const std::vector<std::string>& columns,
+                 const std::vector<std::vector<std::optional<std::string>>>& rows);
+
+}  // namespace xrec::cli

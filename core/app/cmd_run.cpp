@@ -1,0 +1,42 @@
+// xrec run CONFIG [key=value ...] [--db PATH] [--plugin-path DIR]...
+#include <cstdio>
+
+#include "cli.hpp"
+#include "xrec/api/errors.hpp"
+#include "xrec/engine/experiment.hpp"
+
+namespace xrec::cli {
+
+int cmd_run(const std::vector<std::string>& argv) {
+  // --plugin-path may repeat, so collect it before the generic parser (which keeps the last value).
+  std::vector<std::string> rest, plugin_dirs;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--plugin-path" && i + 1 < argv.size()) plugin_dirs.push_back(argv[++i]);
+    else if (argv[i].rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(argv[i].substr(14));
+    else rest.push_back(argv[i]);
+  }
+  Args args = parse("run", rest, {"db"}, {"help"});
+  if (args.flag("help") || args.positional.empty()) {
+    std::fputs(
+        "usage: xrec run CONFIG [key.path=value ...] [--db PATH] [--plugin-path DIR]...\n"
+        "  Trains and evaluates the experiment CONFIG describes and records it in the store.\n"
+        "  key.path=value overrides any config value (parsed as YAML: train.lr=1e-3 eval.ks=[5,10]).\n",
+        args.flag("help") ? stdout : stderr);
+    return args.flag("help") ? 0 : 2;
+  }
+  engine::ExperimentRequest req;
+  req.config_path = args.positional[0];
+  for (size_t i = 1; i < args.positional.size(); ++i) {
+    if (args.positional[i].find('=') == std::string::npos)
+      throw InputError("'" + args.positional[i] + "' is not an override (expected key.path=value)");
+    req.overrides.push_back(args.positional[i]);
+  }
+  req.db_path = db_path(args);
+  req.plugin_dirs = plugin_dirs;
+  req.command_line = "xrec run";
+  for (auto& a : argv) req.command_line += " " + a;
+  engine::run_experiment(req);
+  return 0;
+}
+
+}  // namespace xrec::cli

@@ -1,0 +1,28 @@
+#pragma once
+// Backbone plugins: sequence encoders from item vectors to per-position states. Item vectors come from
+// upstream (id embeddings, side-feature encoders, quantizers), so any backbone works with any of them.
+#include <torch/nn/module.h>
+
+#include "xrec/api/fast_weights.hpp"
+
+namespace xrec {
+
+// How a backbone is trained: next-item prediction at every position (SASRec, GRU4Rec) or
+// masked-item prediction (BERT4Rec).
+enum class Objective { NextItem, Cloze };
+
+class Backbone : public torch::nn::Module {
+ public:
+  virtual int64_t hidden_size() const = 0;
+  virtual int64_t max_len() const = 0;
+  virtual Objective objective() const { return Objective::NextItem; }
+
+  // items: [B, L, D] item vectors, sequences right-aligned (padding on the left);
+  // padding: [B, L] bool, true where there is no item. Returns [B, L, D] states; the state at
+  // position t summarises items 0..t (causal backbones) or the whole sequence (bidirectional).
+  // Every parameter is read through w(param) so meta-learning strategies can swap in fast weights.
+  virtual torch::Tensor forward(const torch::Tensor& items, const torch::Tensor& padding,
+                                const FastWeights& w = FastWeights()) = 0;
+};
+
+}  // namespace xrec

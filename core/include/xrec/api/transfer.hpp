@@ -1,0 +1,62 @@
+#pragma once
+// Transfer strategy plugins: decide how source and target domains are used to train the model
+// (scratch, pre-train + fine-tune, joint, meta transfer, re-learning). The host provides the model
+// factory, the standard trainer, the evaluator and the metric sink through TransferContext.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xrec/api/context.hpp"
+#include "xrec/api/model.hpp"
+#include "xrec/api/task.hpp"
+
+namespace xrec {
+
+using MetricMap = std::map<std::string, double>;  // "ndcg@10" -> 0.0412
+
+struct TrainResult {
+  int64_t epochs_run = 0;
+  int64_t best_epoch = -1;     // 0-based epoch whose weights were kept
+  double best_score = 0;       // the validation metric that chose it
+  MetricMap best_valid;        // all validation metrics at best_epoch
+};
+
+struct TransferResult {
+  MetricMap valid;  // target validation metrics of the final model
+  MetricMap test;   // target test metrics of the final model (recorded, never used for selection)
+};
+
+class TransferContext {
+ public:
+  virtual ~TransferContext() = default;
+
+  virtual const Task& target() const = 0;
+  virtual const std::vector<Task>& sources() const = 0;
+  virtual const PluginContext& plugin() const = 0;
+
+  // A fresh model over `domains` (each gets its own item table; model domain index = position).
+  virtual std::shared_ptr<SequenceModel> make_model(const std::vector<const Task*>& domains) = 0;
+  // Trains model domain `domain` on `task` with the configured optimizer and early stopping on the task's
+  // validation split; leaves the best weights in the model. `stage` names the phase in the store
+  // ("pretrain", "finetune", ...); per-epoch metrics are recorded under it.
+  virtual TrainResult train(SequenceModel& model, int64_t domain, const Task& task, const std::string& stage) = 0;
+  // Evaluates with the configured protocol (full ranking or sampled) and records the metrics under `stage`.
+  virtual MetricMap evaluate(SequenceModel& model, int64_t domain, const Task& task, Split split,
+                             const std::string& stage) = 0;
+  // A random training batch of `task` for custom loops (meta learning), drawn from the run's seeded RNG.
+  virtual Batch sample_batch(const Task& task, int64_t batch_size) = 0;
+  // Records one metric of a custom loop.
+  virtual void log_metric(const std::string& stage, const std::string& split, const std::string& key,
+                          double value, int64_t step) = 0;
+  // Throws xrec::Interrupted when the user asked to stop; call it inside long custom loops.
+  virtual void check_interrupted() const = 0;
+};
+
+class Transfer {
+ public:
+  virtual ~Transfer() = default;
+  virtual TransferResult run(TransferContext& ctx) = 0;
+};
+
+}  // namespace xrec

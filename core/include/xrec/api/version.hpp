@@ -1,0 +1,34 @@
+#pragma once
+// The xrec plugin API version and the build facts a plugin must share with the host. A plugin built
+// against other facts is rejected before any of its code runs (see PluginDescriptor).
+#include <torch/version.h>  // tiny: only TORCH_VERSION_* macros
+
+#define XREC_API_VERSION 1
+#define XREC_VERSION_STRING "0.1.0"
+
+#define XREC_STRINGIFY_(x) #x
+#define XREC_STRINGIFY(x) XREC_STRINGIFY_(x)
+
+#if defined(__clang__)
+#define XREC_COMPILER_ID "clang-" XREC_STRINGIFY(__clang_major__)
+#elif defined(__GNUC__)
+#define XREC_COMPILER_ID "gcc-" XREC_STRINGIFY(__GNUC__)
+#else
+#define XREC_COMPILER_ID "unknown"
+#endif
+
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+#define XREC_CXX_ABI "libstdc++-cxx11abi-" XREC_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+#else
+#define XREC_CXX_ABI "unknown"
+#endif
+
+// XREC_WITH_CUDA is set by the build (xrec::api's interface definitions) when LibTorch has CUDA.
+#if defined(XREC_WITH_CUDA) && XREC_WITH_CUDA
+#define XREC_DEVICE_KIND "cuda"
+#else
+#define XREC_DEVICE_KIND "cpu"
+#endif
+
+#define XREC_TORCH_VERSION \
+  XREC_STRINGIFY(TORCH_VERSION_MAJOR) "." XREC_STRINGIFY(TORCH_VERSION_MINOR) "." XREC_STRINGIFY(TORCH_VERSION_PATCH)

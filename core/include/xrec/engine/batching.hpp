@@ -1,0 +1,49 @@
+#pragma once
+// Training batches: each training sequence s gives input s[0..n-2] and targets s[1..n-1] (next item at
+// every position), the last max_len of them, right-aligned with padding 0 on the left.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "xrec/api/model.hpp"
+#include "xrec/api/task.hpp"
+
+namespace xrec::engine {
+
+struct BatchOptions {
+  int64_t max_len = 50;
+  int64_t batch_size = 256;
+  int64_t negatives = 0;  // sampled negatives per position (bce loss); 0 = none
+};
+
+class TrainBatches {
+ public:
+  TrainBatches(const Task& task, const BatchOptions& options, uint64_t seed);
+
+  int64_t num_sequences() const { return static_cast<int64_t>(rows_.size()); }
+  int64_t num_batches() const;
+  // A new random order of the sequences (call once per epoch).
+  void shuffle();
+  // Batch b of the current order.
+  Batch get(int64_t b);
+  // `size` sequences drawn at random (with replacement), for meta-learning loops.
+  Batch sample(int64_t size);
+
+ private:
+  Batch make(const std::vector<int64_t>& rows);
+
+  const Task& task_;
+  BatchOptions o_;
+  std::mt19937_64 rng_;
+  std::vector<int64_t> rows_;                 // indices into task_.train with at least 2 items
+  std::vector<std::vector<int64_t>> seen_;    // sorted items of each training sequence (negative sampling)
+  std::vector<int64_t> order_;
+};
+
+// [rows, max_len] int64 tensor of the last max_len items of each history, right-aligned, 0 = padding.
+torch::Tensor pack_histories(const std::vector<const std::vector<int64_t>*>& histories, int64_t max_len);
+
+}  // namespace xrec::engine

@@ -1,0 +1,26 @@
+#pragma once
+// Process-wide runtime set-up for a run: threads, device, seeds, and Ctrl-C handling.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace xrec::engine {
+
+// Sets LibTorch's intra-op threads (0 = all cores) and returns the count in effect. Debian's LibTorch
+// otherwise starts with one thread.
+int configure_threads(int64_t requested);
+
+// "auto" -> cuda when LibTorch has a GPU, else cpu; "cuda" / "cuda:N" fail clearly without one.
+torch::Device resolve_device(const std::string& name);
+
+// Seeds LibTorch's CPU (and CUDA) generators.
+void seed_everything(uint64_t seed);
+
+// SIGINT / SIGTERM set a flag that long loops poll; a second Ctrl-C kills at once.
+void install_interrupt_handlers();
+bool interrupt_requested();
+// Throws xrec::Interrupted if a stop was requested.
+void check_interrupted();
+
+}  // namespace xrec::engine

@@ -1,0 +1,43 @@
+#pragma once
+// The host's SequenceModel: one item table per domain (own items, nothing shared), an optional shared
+// quantizer in front of a shared backbone, dot-product scores against the domain's item vectors.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xrec/api/model.hpp"
+#include "xrec/api/quantizer.hpp"
+
+namespace xrec::engine {
+
+enum class LossKind { CrossEntropy, BinaryCrossEntropy };
+LossKind parse_loss(const std::string& name);  // "ce" | "bce"
+
+class HostSequenceModel : public SequenceModel {
+ public:
+  // num_items[d] = item count of domain d (ids 1..n, 0 = padding).
+  HostSequenceModel(std::vector<int64_t> num_items, std::shared_ptr<Backbone> backbone,
+                    std::shared_ptr<Quantizer> quantizer, LossKind loss, double init_std = 0.02);
+
+  int64_t num_domains() const override { return static_cast<int64_t>(tables_.size()); }
+  int64_t num_items(int64_t domain) const override { return num_items_.at(static_cast<size_t>(domain)); }
+  Backbone& backbone() override { return *backbone_; }
+
+  torch::Tensor item_vectors(int64_t domain, const FastWeights& w = FastWeights()) override;
+  torch::Tensor encode(int64_t domain, const torch::Tensor& inputs, const FastWeights& w = FastWeights()) override;
+  torch::Tensor loss(int64_t domain, const Batch& batch, const FastWeights& w = FastWeights()) override;
+  torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs) override;
+
+ private:
+  // Item vectors and the quantizer's auxiliary loss (undefined without a quantizer).
+  std::pair<torch::Tensor, torch::Tensor> items_and_aux(int64_t domain, const FastWeights& w);
+  torch::Tensor encode_with(const torch::Tensor& items, const torch::Tensor& inputs, const FastWeights& w);
+
+  std::vector<int64_t> num_items_;
+  std::vector<torch::Tensor> tables_;
+  std::shared_ptr<Backbone> backbone_;
+  std::shared_ptr<Quantizer> quantizer_;
+  LossKind loss_;
+};
+
+}  // namespace xrec::engine

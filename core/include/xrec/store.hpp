@@ -1,0 +1,119 @@
+#pragma once
+// The run store: one SQLite file (WAL, busy timeout, versioned schema with migrations). Every run,
+// its resolved config, flattened params, per-epoch and final metrics, plugins and artifacts.
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace xrec {
+
+struct RunInfo {
+  std::string name;
+  std::optional<int64_t> sweep_id;
+  std::string config_yaml, config_hash;
+  int64_t seed = 0;
+  int64_t threads = 0;
+  std::string device, blas;
+  std::string host, git_sha, xrec_version, torch_version;
+  std::string command;        // the command line that started the run
+  std::string run_dir;        // artifact folder
+  std::string select_metric;  // validation metric key that selects the best epoch, e.g. "ndcg@10"
+  bool select_higher_is_better = true;
+  int64_t pid = 0;  // the process that runs it; 0 = this process (reconcile_stale_runs checks it)
+};
+
+enum class RunStatus { Running, Finished, Failed, Interrupted };
+const char* to_string(RunStatus s);
+
+// The storage class of one result value, as SQLite reports it.
+enum class SqlType { Null, Integer, Real, Text, Blob };
+
+struct QueryResult {
+  std::vector<std::string> columns;
+  // Values as text: integers and reals as SQLite prints them (reals with up to 15 significant digits),
+  // blobs as X'hex'. nullopt = SQL NULL.
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  std::vector<std::vector<SqlType>> types;  // parallel to rows
+  int64_t changes = 0;                      // rows inserted, updated or deleted by a writing statement
+};
+
+// RFC 4180 CSV (header line, CRLF line ends, NULL as an empty field).
+std::string to_csv(const QueryResult& result);
+// A JSON array of objects keyed by column name; numbers unquoted, NULL as null, non-finite reals as
+// null (JSON has no Inf), blobs as hex strings.
+std::string to_json(const QueryResult& result);
+
+class Store {
+ public:
+  // Opens or creates the store (creating parent folders) and migrates it to the current schema.
+  // read_only opens an existing file without writing (used by `xrec query`).
+  explicit Store(const std::string& path, bool read_only = false);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version() const;
+  // The newest schema version this binary knows (the last migration in core/sql/schema.sql).
+  static int latest_schema_version();
+  const std::string& path() const { return path_; }
+  bool read_only() const { return read_only_; }
+
+  int64_t create_sweep(const std::string& name, const std::string& base_config_yaml,
+                       const std::string& base_config_hash);
+
+  int64_t begin_run(const RunInfo& info, const std::vector<std::pair<std::string, std::string>>& params);
+  void log_metric(int64_t run, const std::string& stage, const std::string& split, const std::string& key,
+                  int64_t step, double value);
+  void log_final(int64_t run, const std::string& split, const std::string& key, double value);
+  void add_plugin(int64_t run, const std::string& name, const std::string& version, const std::string& path,
+                  const std::string& sha256);
+  void add_artifact(int64_t run, const std::string& kind, const std::string& path, int64_t bytes);
+  void set_run_dir(int64_t run, const std::string& dir);
+  // Closes a run; error is stored for failed/interrupted runs.
+  void finish_run(int64_t run, RunStatus status, const std::string& error = "");
+  // Runs still 'running' whose process on this host is gone become 'interrupted'. Returns how many.
+  int reconcile_stale_runs();
+
+  // Runs SQL and returns the table. read_only (default) rejects statements that write.
+  QueryResult query(const std::string& sql, bool read_only = true) const;
+
+ private:
+  void open();
+  void migrate();
+  sqlite3_stmt* statement(const char* sql);  // prepared once per Store, reset after each use
+  [[noreturn]] void fail_sqlite(const std::string& what) const;
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  bool read_only_ = false;
+  std::map<std::string, sqlite3_stmt*> statements_;
+};
+
+// Closes the run when the scope ends: finish() records success, fail() an error (use
+// RunStatus::Interrupted for xrec::Interrupted); leaving the scope with neither closes it as failed, so
+// a run row never stays 'running' after its process left the scope. The destructor never throws.
+class RunScope {
+ public:
+  RunScope(Store& store, int64_t run) : store_(store), run_(run), exceptions_(std::uncaught_exceptions()) {}
+  RunScope(const RunScope&) = delete;
+  RunScope& operator=(const RunScope&) = delete;
+  ~RunScope();
+  void finish();
+  void fail(RunStatus status, const std::string& error);
+  int64_t id() const { return run_; }
+
+ private:
+  Store& store_;
+  int64_t run_;
+  int exceptions_;  // in flight when the scope began: more at destruction means unwinding
+  bool closed_ = false;
+};
+
+}  // namespace xrec

@@ -1,0 +1,94 @@
+#include "xrec/engine/batching.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "xrec/api/errors.hpp"
+
+namespace xrec::engine {
+
+TrainBatches::TrainBatches(const Task& task, const BatchOptions& options, uint64_t seed)
+    : task_(task), o_(options), rng_(seed) {
+  for (size_t r = 0; r < task.train.size(); ++r) {
+    if (task.train[r].size() < 2) continue;
+    rows_.push_back(static_cast<int64_t>(r));
+    if (o_.negatives > 0) {
+      std::vector<int64_t> s = task.train[r];
+      std::sort(s.begin(), s.end());
+      s.erase(std::unique(s.begin(), s.end()), s.end());
+      seen_.push_back(std::move(s));
+    }
+  }
+  if (rows_.empty()) throw InputError("domain '" + task.name + "' has no training sequence with two or more items");
+  order_.resize(rows_.size());
+  std::iota(order_.begin(), order_.end(), 0);
+}
+
+int64_t TrainBatches::num_batches() const {
+  return (num_sequences() + o_.batch_size - 1) / o_.batch_size;
+}
+
+void TrainBatches::shuffle() { std::shuffle(order_.begin(), order_.end(), rng_); }
+
+Batch TrainBatches::get(int64_t b) {
+  const int64_t lo = b * o_.batch_size, hi = std::min<int64_t>(lo + o_.batch_size, num_sequences());
+  return make(std::vector<int64_t>(order_.begin() + lo, order_.begin() + hi));
+}
+
+Batch TrainBatches::sample(int64_t size) {
+  std::uniform_int_distribution<int64_t> pick(0, num_sequences() - 1);
+  std::vector<int64_t> idx(static_cast<size_t>(size));
+  for (auto& i : idx) i = pick(rng_);
+  return make(idx);
+}
+
+Batch TrainBatches::make(const std::vector<int64_t>& idx) {
+  const int64_t B = static_cast<int64_t>(idx.size()), L = o_.max_len, N = o_.negatives;
+  Batch batch;
+  batch.inputs = torch::zeros({B, L}, torch::kLong);
+  batch.targets = torch::zeros({B, L}, torch::kLong);
+  auto in = batch.inputs.accessor<int64_t, 2>();
+  auto tg = batch.targets.accessor<int64_t, 2>();
+  int64_t* neg = nullptr;
+  if (N > 0) {
+    batch.negatives = torch::zeros({B, L, N}, torch::kLong);
+    neg = batch.negatives.data_ptr<int64_t>();
+  }
+  std::uniform_int_distribution<int64_t> item(1, task_.num_items());
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& s = task_.train[static_cast<size_t>(rows_[static_cast<size_t>(idx[static_cast<size_t>(b)])])];
+    const int64_t n = static_cast<int64_t>(s.size()) - 1;  // number of (input, target) pairs
+    const int64_t take = std::min(n, L);
+    for (int64_t k = 0; k < take; ++k) {
+      const int64_t pos = L - take + k, src = n - take + k;
+      in[b][pos] = s[static_cast<size_t>(src)];
+      tg[b][pos] = s[static_cast<size_t>(src + 1)];
+      if (N > 0) {
+        const auto& seen = seen_[static_cast<size_t>(idx[static_cast<size_t>(b)])];
+        for (int64_t j = 0; j < N; ++j) {
+          int64_t x;
+          // Rejection sampling: items the user interacted with are not negatives (as in SASRec).
+          do x = item(rng_);
+          while (std::binary_search(seen.begin(), seen.end(), x) &&
+                 static_cast<int64_t>(seen.size()) < task_.num_items());
+          neg[(b * L + pos) * N + j] = x;
+        }
+      }
+    }
+  }
+  return batch;
+}
+
+torch::Tensor pack_histories(const std::vector<const std::vector<int64_t>*>& histories, int64_t max_len) {
+  const int64_t B = static_cast<int64_t>(histories.size());
+  auto out = torch::zeros({B, max_len}, torch::kLong);
+  auto a = out.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& h = *histories[static_cast<size_t>(b)];
+    const int64_t take = std::min<int64_t>(static_cast<int64_t>(h.size()), max_len);
+    for (int64_t k = 0; k < take; ++k) a[b][max_len - take + k] = h[h.size() - static_cast<size_t>(take - k)];
+  }
+  return out;
+}
+
+}  // namespace xrec::engine

@@ -1,0 +1,372 @@
+#include "xrec/engine/experiment.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "xrec/api/baseline.hpp"
+#include "xrec/api/dataset.hpp"
+#include "xrec/api/errors.hpp"
+#include "xrec/api/version.hpp"
+#include "xrec/config.hpp"
+#include "xrec/engine/batching.hpp"
+#include "xrec/engine/evaluator.hpp"
+#include "xrec/engine/runtime.hpp"
+#include "xrec/engine/schema.hpp"
+#include "xrec/engine/sequence_model.hpp"
+#include "xrec/engine/split.hpp"
+#include "xrec/engine/trainer.hpp"
+#include "xrec/environment.hpp"
+#include "xrec/loader.hpp"
+#include "xrec/registry.hpp"
+
+namespace fs = std::filesystem;
+
+namespace xrec::engine {
+
+std::vector<std::string> data_roots(const std::string& config_data_root) {
+  std::vector<std::string> candidates;
+  if (!config_data_root.empty()) candidates.push_back(config_data_root);
+  if (const char* env = std::getenv("XREC_DATA"); env && *env) candidates.emplace_back(env);
+  candidates.push_back((fs::current_path() / ".." / "shared" / "data").string());
+#ifdef XREC_SOURCE_DIR
+  candidates.push_back(std::string(XREC_SOURCE_DIR) + "/../shared/data");
+#endif
+  std::vector<std::string> roots;
+  for (auto& c : candidates) {
+    std::error_code ec;
+    if (!fs::is_directory(c, ec)) continue;
+    auto canon = fs::canonical(c, ec).string();
+    if (std::find(roots.begin(), roots.end(), canon) == roots.end()) roots.push_back(canon);
+  }
+  return roots;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::vector<spdlog::sink_ptr>& sinks) {
+  auto log = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
+  log->set_pattern("%H:%M:%S %^%l%$ [%n] %v");
+  return log;
+}
+
+TrainOptions train_options(const Params& t) {
+  TrainOptions o;
+  o.epochs = t.integer("epochs");
+  o.lr = t.real("lr");
+  o.weight_decay = t.real("weight_decay");
+  o.grad_clip = t.real("grad_clip");
+  o.patience = t.integer("patience");
+  o.eval_every = t.integer("eval_every");
+  o.select_metric = t.str("select_metric");
+  return o;
+}
+
+// The services a transfer strategy uses; everything it records goes to this run.
+class RunContext : public TransferContext {
+ public:
+  RunContext(const Registry& registry, const ResolvedConfig& config, Store& store, int64_t run, PluginContext plugin,
+             torch::Device device, std::vector<Task> tasks)
+      : registry_(registry), config_(config), store_(store), run_(run), plugin_(std::move(plugin)), device_(device),
+        target_(std::move(tasks.front())), sources_(tasks.begin() + 1, tasks.end()),
+        train_(config.section("train")), eval_(config.section("eval")) {}
+
+  const Task& target() const override { return target_; }
+  const std::vector<Task>& sources() const override { return sources_; }
+  const PluginContext& plugin() const override { return plugin_; }
+
+  std::shared_ptr<SequenceModel> make_model(const std::vector<const Task*>& domains) override {
+    const ComponentConfig* bc = config_.component("backbone");
+    if (!bc) throw InputError("this transfer strategy needs a model, but the config has no `backbone:` section");
+    auto backbone = registry_.get(Kind::Backbone, bc->type).backbone(bc->params, component_context(bc->type));
+    std::shared_ptr<Quantizer> quantizer;
+    if (const ComponentConfig* qc = config_.component("quantizer"))
+      quantizer = registry_.get(Kind::Quantizer, qc->type).quantizer(qc->params, component_context(qc->type));
+    std::vector<int64_t> items;
+    for (auto* t : domains) items.push_back(t->num_items());
+    auto model = std::make_shared<HostSequenceModel>(items, backbone, quantizer, parse_loss(train_.str("loss")));
+    model->to(device_);
+    max_len_ = backbone->max_len();
+    return model;
+  }
+
+  TrainResult train(SequenceModel& model, int64_t domain, const Task& task, const std::string& stage) override {
+    TrainHooks hooks;
+    hooks.validate = [&](SequenceModel& m) { return score_cases(m, domain, task.valid); };
+    hooks.record = [&](const std::string& split, const std::string& key, int64_t step, double v) {
+      store_.log_metric(run_, stage, split, key, step, v);
+    };
+    hooks.check_interrupted = [] { engine::check_interrupted(); };
+    hooks.log = plugin_.log;
+    hooks.device = device_;
+    TrainResult r = train_model(model, domain, stage, batches(task), train_options(train_), hooks);
+    if (config_.section("").flag("save_checkpoint") && !plugin_.run_dir.empty()) save(model, stage);
+    return r;
+  }
+
+  MetricMap evaluate(SequenceModel& model, int64_t domain, const Task& task, Split split,
+                     const std::string& stage) override {
+    MetricMap m = score_cases(model, domain, split == Split::Valid ? task.valid : task.test);
+    for (auto& [k, v] : m) store_.log_metric(run_, stage, to_string(split), k, 0, v);
+    return m;
+  }
+
+  Batch sample_batch(const Task& task, int64_t batch_size) override {
+    Batch b = batches(task).sample(batch_size);
+    b.inputs = b.inputs.to(device_);
+    b.targets = b.targets.to(device_);
+    if (b.negatives.defined()) b.negatives = b.negatives.to(device_);
+    return b;
+  }
+
+  void log_metric(const std::string& stage, const std::string& split, const std::string& key, double value,
+                  int64_t step) override {
+    store_.log_metric(run_, stage, split, key, step, value);
+  }
+
+  void check_interrupted() const override { engine::check_interrupted(); }
+
+  EvalOptions eval_options(int64_t max_len) const {
+    EvalOptions o;
+    o.protocol = eval_.str("protocol");
+    o.ks = eval_.int_list("ks");
+    o.batch_size = eval_.integer("batch_size");
+    o.max_len = max_len;
+    return o;
+  }
+
+ private:
+  PluginContext component_context(const std::string& name) const {
+    PluginContext c = plugin_;
+    c.log = plugin_.log->clone(name);
+    return c;
+  }
+
+  MetricMap score_cases(SequenceModel& model, int64_t domain, const std::vector<EvalCase>& cases) {
+    model.eval();
+    ScoreFn score = [&](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
+      return model.score_next(domain, inputs.to(device_));
+    };
+    return evaluate_cases(cases, score, eval_options(model.backbone().max_len()));
+  }
+
+  // One batcher per task, created on first use; batch shapes follow the backbone of the models made here.
+  TrainBatches& batches(const Task& task) {
+    if (max_len_ <= 0) throw Error("batches are shaped by the model: call make_model() before train() or sample_batch()");
+    auto it = batchers_.find(&task);
+    if (it == batchers_.end()) {
+      BatchOptions o;
+      o.max_len = max_len_;
+      o.batch_size = train_.integer("batch_size");
+      o.negatives = train_.str("loss") == "bce" ? train_.integer("negatives") : 0;
+      const uint64_t seed = plugin_.seed * 7919 + batchers_.size() + 1;
+      it = batchers_.emplace(&task, std::make_unique<TrainBatches>(task, o, seed)).first;
+    }
+    return *it->second;
+  }
+
+  void save(SequenceModel& model, const std::string& stage) {
+    const auto path = (fs::path(plugin_.run_dir) / (stage + "-best.pt")).string();
+    torch::serialize::OutputArchive archive;
+    model.save(archive);
+    archive.save_to(path);
+    store_.add_artifact(run_, "checkpoint", path, static_cast<int64_t>(fs::file_size(path)));
+  }
+
+  const Registry& registry_;
+  const ResolvedConfig& config_;
+  Store& store_;
+  int64_t run_;
+  PluginContext plugin_;
+  torch::Device device_;
+  Task target_;
+  std::vector<Task> sources_;
+  const Params& train_;
+  const Params& eval_;
+  std::map<const Task*, std::unique_ptr<TrainBatches>> batchers_;
+  int64_t max_len_ = 0;
+};
+
+void print_results(const TransferResult& r, const std::string& select_metric) {
+  std::printf("\n%-12s %10s %10s\n", "metric", "valid", "test");
+  for (auto& [k, v] : r.test) {
+    auto vi = r.valid.find(k);
+    std::printf("%-12s %10.4f %10.4f%s\n", k.c_str(), vi == r.valid.end() ? 0.0 : vi->second, v,
+                k == select_metric ? "   <- selection metric (valid)" : "");
+  }
+  std::fflush(stdout);
+}
+
+void check_components(const ResolvedConfig& c) {
+  const bool baseline = c.component("baseline") != nullptr;
+  if (baseline && (c.component("backbone") || c.component("transfer")))
+    throw ConfigError("config has both `baseline:` and `backbone:`/`transfer:`; a run uses one or the other");
+  if (!baseline && !c.component("transfer"))
+    throw ConfigError("config needs `transfer:` (e.g. `transfer: {type: scratch}`) with a `backbone:`, or a `baseline:`");
+}
+
+}  // namespace
+
+ExperimentOutcome run_experiment(const ExperimentRequest& req) {
+  const auto started = Clock::now();
+  // 1. Config and plugins: every error here happens before the store is touched.
+  Config config = Config::load(req.config_path, req.overrides);
+  Registry registry;
+  PluginLoader loader(registry);
+  std::vector<std::string> dirs = req.plugin_dirs;
+  for (auto& d : config.plugin_paths()) dirs.push_back(d);
+  for (auto& d : default_plugin_dirs()) dirs.push_back(d);
+  loader.load_dirs(dirs);
+  auto console = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+  std::vector<spdlog::sink_ptr> sinks{console};
+  auto log = make_logger("xrec", sinks);
+  for (auto& p : loader.problems()) log->warn("skipped plugin {}: {}", p.path, p.message);
+  ResolvedConfig resolved = config.resolve(registry, run_schema());
+  check_components(resolved);
+
+  const Params& top = resolved.section("");
+  const Params& train = resolved.section("train");
+  const torch::Device device = resolve_device(top.str("device"));
+  const int threads = configure_threads(top.integer("threads"));
+  const uint64_t seed = static_cast<uint64_t>(top.integer("seed"));
+  seed_everything(seed);
+  const HostFacts host = collect_host_facts();
+
+  // 2. The run row: from here on, whatever happens is recorded.
+  Store store(req.db_path);
+  if (int n = store.reconcile_stale_runs()) log->info("marked {} abandoned run(s) as interrupted", n);
+  RunInfo info;
+  info.name = top.str("name");
+  info.sweep_id = req.sweep_id;
+  info.config_yaml = resolved.yaml;
+  info.config_hash = resolved.hash;
+  info.seed = static_cast<int64_t>(seed);
+  info.threads = threads;
+  info.device = device.str();
+  info.blas = host.blas;
+  info.host = host.hostname;
+  info.git_sha = host.git_sha;
+  info.xrec_version = XREC_VERSION_STRING;
+  info.torch_version = XREC_TORCH_VERSION;
+  info.command = req.command_line;
+  info.select_metric = train.str("select_metric");
+  const int64_t run = store.begin_run(info, resolved.flat);
+  RunScope scope(store, run);
+  ExperimentOutcome out;
+  out.run_id = run;
+
+  try {
+    const fs::path run_dir = fs::absolute(fs::path(req.db_path).parent_path() / std::to_string(run));
+    fs::create_directories(run_dir);
+    store.set_run_dir(run, run_dir.string());
+    {
+      std::ofstream(run_dir / "config.yaml") << resolved.yaml;
+      store.add_artifact(run, "config", (run_dir / "config.yaml").string(),
+                         static_cast<int64_t>(fs::file_size(run_dir / "config.yaml")));
+    }
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / "run.log").string(), true));
+    log = make_logger("xrec", sinks);
+    store.add_artifact(run, "log", (run_dir / "run.log").string(), 0);
+    log->info("run {} '{}': {} threads, device {}, BLAS {}, store {}", run, info.name, threads, info.device, host.blas,
+              store.path());
+    std::vector<std::string> recorded;
+    for (auto& c : resolved.components)
+      if (auto* p = loader.provider(c.kind, c.type);
+          p && std::find(recorded.begin(), recorded.end(), p->name) == recorded.end()) {
+        store.add_plugin(run, p->name, p->version, p->path, p->sha256);
+        recorded.push_back(p->name);
+      }
+
+    PluginContext pctx;
+    pctx.log = log;
+    pctx.seed = seed;
+    pctx.device = device.str();
+    pctx.data_roots = data_roots(top.str("data_root"));
+    pctx.run_dir = run_dir.string();
+    install_interrupt_handlers();
+
+    // 3. Data: target first, then the sources, each split and (for the sampled protocol) given negatives.
+    std::deque<DomainData> domains;
+    std::vector<Task> tasks;
+    std::vector<const ComponentConfig*> data = resolved.components_at("data.target");
+    for (auto* s : resolved.components_at("data.sources")) data.push_back(s);
+    const Params& eval = resolved.section("eval");
+    SplitOptions split;
+    split.min_length = resolved.section("split").integer("min_length");
+    for (size_t i = 0; i < data.size(); ++i) {
+      auto ctx = pctx;
+      ctx.log = log->clone(data[i]->type);
+      auto dataset = registry.get(Kind::Dataset, data[i]->type).dataset(data[i]->params, ctx);
+      const auto t0 = Clock::now();
+      domains.push_back(dataset->load());
+      DomainData& d = domains.back();
+      d.validate();
+      log->info("{} '{}': {} users, {} items, {} interactions (loaded in {:.2f}s)", i == 0 ? "target" : "source", d.name,
+                d.num_users(), d.num_items, d.num_interactions(),
+                std::chrono::duration<double>(Clock::now() - t0).count());
+      tasks.push_back(leave_one_out(d, i == 0 ? "target" : "source", split));
+      if (eval.str("protocol") == "sampled") {
+        NegativeOptions n;
+        n.sampler = eval.str("sampler");
+        n.count = eval.integer("negatives");
+        n.seed = seed * 1000003 + i;
+        attach_negatives(tasks.back(), n);
+      }
+      store.log_metric(run, "data", d.name, "users", 0, static_cast<double>(d.num_users()));
+      store.log_metric(run, "data", d.name, "items", 0, static_cast<double>(d.num_items));
+      store.log_metric(run, "data", d.name, "interactions", 0, static_cast<double>(d.num_interactions()));
+    }
+
+    // 4. The method: a baseline, or a transfer strategy driving the host's model.
+    RunContext context(registry, resolved, store, run, pctx, device, std::move(tasks));
+    if (const ComponentConfig* bc = resolved.component("baseline")) {
+      auto ctx = pctx;
+      ctx.log = log->clone(bc->type);
+      auto baseline = registry.get(Kind::Baseline, bc->type).baseline(bc->params, ctx);
+      baseline->fit(context.target());
+      ScoreFn score = [&](const torch::Tensor&, const std::vector<const EvalCase*>& cases) {
+        std::vector<const std::vector<int64_t>*> h;
+        for (auto* c : cases) h.push_back(&c->history);
+        return baseline->score(h);
+      };
+      auto opts = context.eval_options(1 << 20);
+      out.result.valid = evaluate_cases(context.target().valid, score, opts);
+      out.result.test = evaluate_cases(context.target().test, score, opts);
+    } else {
+      const ComponentConfig* tc = resolved.component("transfer");
+      auto ctx = pctx;
+      ctx.log = log->clone(tc->type);
+      auto strategy = registry.get(Kind::Transfer, tc->type).transfer(tc->params, ctx);
+      out.result = strategy->run(context);
+    }
+    for (auto& [k, v] : out.result.valid) store.log_final(run, "valid", k, v);
+    for (auto& [k, v] : out.result.test) store.log_final(run, "test", k, v);
+    out.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    store.log_final(run, "run", "seconds", out.seconds);
+    scope.finish();
+    out.status = RunStatus::Finished;
+    print_results(out.result, info.select_metric);
+    log->info("run {} finished in {:.1f}s; stored in {} (xrec runs / xrec query)", run, out.seconds, store.path());
+    return out;
+  } catch (const Interrupted& e) {
+    scope.fail(RunStatus::Interrupted, e.what());
+    log->warn("run {} interrupted: {} (partial metrics kept)", run, e.what());
+    throw;
+  } catch (const std::exception& e) {
+    scope.fail(RunStatus::Failed, e.what());
+    log->error("run {} failed: {}", run, e.what());
+    throw;
+  }
+}
+
+}  // namespace xrec::engine

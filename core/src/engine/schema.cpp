@@ -1,0 +1,64 @@
+#include "xrec/engine/schema.hpp"
+
+namespace xrec::engine {
+
+namespace {
+ConfigSchema build() {
+  using namespace xrec::param;
+  ConfigSchema s;
+  s.sections[""] = {
+      string("name", "run", "Run name shown by `xrec runs` and stored with the run"),
+      integer("seed", 42, "Seed of every random choice (init, batches, negatives, dropout)").at_least(0),
+      integer("threads", 0, "Intra-op CPU threads for LibTorch; 0 = all cores").at_least(0),
+      string("device", "auto", "Where to train: auto (CUDA when available), cpu, cuda or cuda:N"),
+      string("data_root", "", "Extra folder searched first for dataset files (before $XREC_DATA and ../shared/data)"),
+      boolean("save_checkpoint", true, "Write the best model to the run folder as best.pt"),
+  };
+  s.sections["train"] = {
+      integer("epochs", 200, "Maximum training epochs").at_least(1),
+      integer("batch_size", 256, "Training sequences per batch").at_least(1),
+      real("lr", 1e-3, "Adam learning rate").at_least(0),
+      real("weight_decay", 0.0, "Adam L2 weight decay").at_least(0),
+      real("grad_clip", 0.0, "Clip the gradient norm to this value; 0 = off").at_least(0),
+      string("loss", "ce", "ce: full softmax over all items; bce: binary CE with sampled negatives (original SASRec)")
+          .one_of({"ce", "bce"}),
+      integer("negatives", 1, "Sampled negatives per position for the bce loss").at_least(1),
+      integer("patience", 10, "Stop after this many evaluations without a better validation metric").at_least(1),
+      integer("eval_every", 1, "Validate every N epochs").at_least(1),
+      string("select_metric", "ndcg@10", "Validation metric that picks the best epoch (e.g. ndcg@10, hr@10, mrr)"),
+  };
+  s.sections["eval"] = {
+      string("protocol", "full", "full: rank all items (history masked); sampled: rank the target among negatives")
+          .one_of({"full", "sampled"}),
+      int_list("ks", {5, 10, 20}, "Cut-offs for hr@K, ndcg@K and mrr@K").range(1, 1e9),
+      integer("negatives", 99, "Negatives per case for the sampled protocol").at_least(1),
+      string("sampler", "uniform",
+             "Negatives for the sampled protocol: uniform over items the user never saw, popularity-weighted, or "
+             "file (the dataset's fixed negatives, e.g. LastFM_sample.txt)")
+          .one_of({"uniform", "popularity", "file"}),
+      integer("batch_size", 1024, "Users scored per evaluation batch (bounds memory)").at_least(1),
+  };
+  s.sections["split"] = {
+      string("method", "leave_one_out",
+             "leave_one_out: by time, last item = test, second last = validation, the rest = training")
+          .one_of({"leave_one_out"}),
+      integer("min_length", 3, "Users with fewer items are used for training only, never evaluated").at_least(3),
+  };
+  s.slots = {
+      {"data.target", Kind::Dataset, true, false, "The target domain"},
+      {"data.sources", Kind::Dataset, false, true, "Source domains (their own users and items)"},
+      {"backbone", Kind::Backbone, false, false, "Sequence encoder (required unless `baseline` is given)"},
+      {"quantizer", Kind::Quantizer, false, false, "Optional quantizer between item tables and the backbone"},
+      {"transfer", Kind::Transfer, false, false, "Transfer strategy (required with a backbone)"},
+      {"baseline", Kind::Baseline, false, false, "A complete non-neural recommender instead of backbone+transfer"},
+  };
+  return s;
+}
+}  // namespace
+
+const ConfigSchema& run_schema() {
+  static const ConfigSchema schema = build();
+  return schema;
+}
+
+}  // namespace xrec::engine

@@ -1,0 +1,1 @@
+// Anchor for the shared plugin precompiled header (see core/CMakeLists.txt).

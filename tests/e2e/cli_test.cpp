@@ -1,0 +1,60 @@
+// The other subcommands through the real binary: plugins, runs, query, usage errors.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+using namespace xrec::test;
+
+TEST(CliE2E, PluginsListShowsTheBuiltInPlugins) {
+  auto r = xrec_cmd("plugins list");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* name : {"user_sequences", "sasrec", "scratch"}) EXPECT_NE(r.output.find(name), std::string::npos) << name;
+}
+
+TEST(CliE2E, PluginsInspectDescribesEveryParameter) {
+  auto r = xrec_cmd("plugins inspect sasrec");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* s : {"hidden", "int in [1, 8192]", "norm", "{post, pre}", "max_len", "1.13"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+  auto j = xrec_cmd("plugins inspect sasrec --json");
+  ASSERT_EQ(j.code, 0) << j.output;
+  EXPECT_EQ(j.output.find('{'), j.output.find_first_not_of(" \n"));
+  EXPECT_NE(j.output.find("\"hidden\""), std::string::npos);
+  auto bad = xrec_cmd("plugins inspect sasrek");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.output.find("sasrec"), std::string::npos) << bad.output;  // did you mean
+}
+
+TEST(CliE2E, UsageErrorsExitNonZero) {
+  EXPECT_EQ(xrec_cmd("").code, 2);
+  EXPECT_EQ(xrec_cmd("frobnicate").code, 2);
+  auto r = xrec_cmd("run");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("usage"), std::string::npos);
+  auto missing = xrec_cmd("run /no/such/config.yaml");
+  EXPECT_EQ(missing.code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("/no/such/config.yaml"), std::string::npos);
+  EXPECT_EQ(xrec_cmd("version").code, 0);
+}
+
+TEST(CliE2E, RunsAndQueryReadTheStore) {
+  TempDir dir("cli");
+  const std::string db = dir.file("xrec.db");
+  const std::string data = dir.write("d.txt", successor_dataset(30, 20, 8));
+  const std::string cfg = dir.write("c.yaml", "name: cli-run\nthreads: 1\ndevice: cpu\ndata: {target: {type: user_sequences, path: " +
+                                                  data + "}}\nbackbone: {type: sasrec, hidden: 8, layers: 1, heads: 1, max_len: 6}\n"
+                                                         "transfer: {type: scratch}\ntrain: {epochs: 2, batch_size: 8}\n");
+  ASSERT_EQ(xrec_cmd("run " + cfg + " --db " + db).code, 0);
+  auto runs = xrec_cmd("runs --db " + db);
+  ASSERT_EQ(runs.code, 0) << runs.output;
+  EXPECT_NE(runs.output.find("cli-run"), std::string::npos) << runs.output;
+  EXPECT_NE(runs.output.find("finished"), std::string::npos) << runs.output;
+  auto q = xrec_cmd("query \"SELECT name, status FROM runs\" --csv --db " + db);
+  ASSERT_EQ(q.code, 0) << q.output;
+  EXPECT_NE(q.output.find("cli-run,finished"), std::string::npos) << q.output;
+  auto w = xrec_cmd("query \"DELETE FROM runs\" --db " + db);
+  EXPECT_NE(w.code, 0) << w.output;
+  EXPECT_EQ(one_value(db, "SELECT count(*) FROM runs"), "1");
+  auto none = xrec_cmd("query \"SELECT 1\" --db " + dir.file("absent.db"));
+  EXPECT_NE(none.code, 0);
+}

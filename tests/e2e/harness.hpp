@@ -1,0 +1,80 @@
+#pragma once
+// Helpers for end-to-end tests: run the real `xrec` binary, write fixture files, read the store.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "xrec/store.hpp"
+
+namespace xrec::test {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `xrec ARGS` through the shell with the build's plugins; returns exit code and output.
+inline Result xrec_cmd(const std::string& args, const std::string& env = "") {
+  std::string cmd = "XREC_PLUGIN_PATH='" + std::string(XREC_TEST_PLUGIN_DIR) + "' " + env + " '" +
+                    std::string(XREC_TEST_XREC_BIN) + "' " + args + " 2>&1";
+  Result r;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe.get())) > 0) r.output.append(buf.data(), n);
+  int status = pclose(pipe.release());
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+// A fresh folder under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name) {
+    path_ = fs::temp_directory_path() / ("xrec-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+    return file(name);
+  }
+
+ private:
+  fs::path path_;
+};
+
+// A domain whose next item is always the successor of the current one (mod num_items): a model that
+// learns anything ranks the target first.
+inline std::string successor_dataset(int users, int items, int length) {
+  std::string out;
+  for (int u = 0; u < users; ++u) {
+    out += "u" + std::to_string(u);
+    for (int k = 0; k < length; ++k) out += " " + std::to_string((u * 7 + k) % items + 1);
+    out += "\n";
+  }
+  return out;
+}
+
+inline std::string one_value(const std::string& db, const std::string& sql) {
+  Store store(db, /*read_only=*/true);
+  auto r = store.query(sql);
+  if (r.rows.empty() || r.rows[0].empty() || !r.rows[0][0]) return "";
+  return *r.rows[0][0];
+}
+
+}  // namespace xrec::test

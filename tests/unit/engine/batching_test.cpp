@@ -1,0 +1,91 @@
+#include "xrec/engine/batching.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+
+using namespace xrec;
+using namespace xrec::engine;
+
+namespace {
+Task task_of(DomainData& d) {
+  Task t;
+  t.name = d.name;
+  t.data = &d;
+  t.train = d.sequences;
+  return t;
+}
+std::vector<int64_t> row(const torch::Tensor& t, int64_t r) {
+  auto c = t[r].contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+}  // namespace
+
+TEST(Batching, NextItemTargetsRightAligned) {
+  DomainData d;
+  d.name = "toy";
+  d.num_items = 9;
+  d.sequences = {{1, 2, 3, 4, 5}, {6, 7}, {8}};
+  Task t = task_of(d);
+  BatchOptions o;
+  o.max_len = 3;
+  o.batch_size = 8;
+  TrainBatches batches(t, o, 1);
+  EXPECT_EQ(batches.num_sequences(), 2);  // the single-item sequence has no target
+  EXPECT_EQ(batches.num_batches(), 1);
+  Batch b = batches.get(0);  // unshuffled: original order
+  EXPECT_EQ(row(b.inputs, 0), (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(row(b.targets, 0), (std::vector<int64_t>{3, 4, 5}));
+  EXPECT_EQ(row(b.inputs, 1), (std::vector<int64_t>{0, 0, 6}));
+  EXPECT_EQ(row(b.targets, 1), (std::vector<int64_t>{0, 0, 7}));
+  EXPECT_FALSE(b.negatives.defined());
+}
+
+TEST(Batching, NegativesAreItemsTheUserNeverSaw) {
+  DomainData d;
+  d.name = "toy";
+  d.num_items = 6;
+  d.sequences = {{1, 2, 3, 4}};
+  Task t = task_of(d);
+  BatchOptions o;
+  o.max_len = 4;
+  o.negatives = 5;
+  TrainBatches batches(t, o, 3);
+  Batch b = batches.get(0);
+  ASSERT_EQ(b.negatives.sizes(), (std::vector<int64_t>{1, 4, 5}));
+  auto neg = b.negatives.flatten();
+  auto tg = b.targets.flatten();
+  for (int64_t pos = 0; pos < 4; ++pos) {
+    if (tg[pos].item<int64_t>() == 0) continue;
+    for (int64_t j = 0; j < 5; ++j) {
+      int64_t n = neg[pos * 5 + j].item<int64_t>();
+      EXPECT_TRUE(n == 5 || n == 6) << n;
+    }
+  }
+}
+
+TEST(Batching, ShuffleAndSampleAreSeeded) {
+  DomainData d;
+  d.name = "toy";
+  d.num_items = 50;
+  for (int64_t u = 0; u < 40; ++u) d.sequences.push_back({u + 1, u + 2, u + 3});
+  Task t = task_of(d);
+  BatchOptions o;
+  o.batch_size = 10;
+  o.max_len = 4;
+  TrainBatches a(t, o, 11), b(t, o, 11), c(t, o, 12);
+  a.shuffle();
+  b.shuffle();
+  c.shuffle();
+  EXPECT_TRUE(torch::equal(a.get(0).inputs, b.get(0).inputs));
+  EXPECT_FALSE(torch::equal(a.get(0).inputs, c.get(0).inputs));
+  EXPECT_EQ(a.sample(7).inputs.size(0), 7);
+}
+
+TEST(Batching, PackHistoriesKeepsTheMostRecentItems) {
+  std::vector<int64_t> h1{1, 2, 3, 4, 5}, h2{9};
+  auto p = pack_histories({&h1, &h2}, 3);
+  EXPECT_EQ(row(p, 0), (std::vector<int64_t>{3, 4, 5}));
+  EXPECT_EQ(row(p, 1), (std::vector<int64_t>{0, 0, 9}));
+}
