@@ -43,7 +43,11 @@ Batch TrainBatches::sample(int64_t size) {
 }
 
 Batch TrainBatches::make(const std::vector<int64_t>& idx) {
-  const int64_t B = static_cast<int64_t>(idx.size()), L = o_.max_len, N = o_.negatives;
+  // Columns that would be padding in every row are dropped: right alignment keeps positions consistent.
+  int64_t longest = 1;
+  for (int64_t i : idx)
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(task_.train[static_cast<size_t>(rows_[static_cast<size_t>(i)])].size()) - 1);
+  const int64_t B = static_cast<int64_t>(idx.size()), L = std::min(o_.max_len, longest), N = o_.negatives;
   Batch batch;
   batch.inputs = torch::zeros({B, L}, torch::kLong);
   batch.targets = torch::zeros({B, L}, torch::kLong);
@@ -81,6 +85,9 @@ Batch TrainBatches::make(const std::vector<int64_t>& idx) {
 
 torch::Tensor pack_histories(const std::vector<const std::vector<int64_t>*>& histories, int64_t max_len) {
   const int64_t B = static_cast<int64_t>(histories.size());
+  int64_t longest = 1;
+  for (auto* h : histories) longest = std::max<int64_t>(longest, static_cast<int64_t>(h->size()));
+  max_len = std::min(max_len, longest);
   auto out = torch::zeros({B, max_len}, torch::kLong);
   auto a = out.accessor<int64_t, 2>();
   for (int64_t b = 0; b < B; ++b) {

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <numeric>
+
 #include "xrec/api/errors.hpp"
 #include "xrec/engine/batching.hpp"
 #include "xrec/engine/metrics.hpp"
@@ -58,19 +60,23 @@ std::vector<int64_t> ranks_from_scores(torch::Tensor scores, const std::vector<c
 std::vector<int64_t> rank_targets(const std::vector<EvalCase>& cases, const ScoreFn& score,
                                   const EvalOptions& options) {
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> ranks;
-  ranks.reserve(cases.size());
+  // Batches of similar history length are narrow (little padding to encode); ranks go back in case order.
+  std::vector<size_t> order(cases.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return cases[a].history.size() < cases[b].history.size(); });
+  std::vector<int64_t> ranks(cases.size());
   for (size_t lo = 0; lo < cases.size(); lo += static_cast<size_t>(options.batch_size)) {
     const size_t hi = std::min(cases.size(), lo + static_cast<size_t>(options.batch_size));
     std::vector<const EvalCase*> batch;
     std::vector<const std::vector<int64_t>*> histories;
     for (size_t i = lo; i < hi; ++i) {
-      batch.push_back(&cases[i]);
-      histories.push_back(&cases[i].history);
+      batch.push_back(&cases[order[i]]);
+      histories.push_back(&cases[order[i]].history);
     }
     auto scores = score(pack_histories(histories, options.max_len), batch);
     auto r = ranks_from_scores(scores, batch, options.protocol);
-    ranks.insert(ranks.end(), r.begin(), r.end());
+    for (size_t i = lo; i < hi; ++i) ranks[order[i]] = r[i - lo];
   }
   return ranks;
 }

@@ -238,6 +238,7 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   const Params& train = resolved.section("train");
   const torch::Device device = resolve_device(top.str("device"));
   const int threads = configure_threads(top.integer("threads"));
+  tune_allocator();
   const uint64_t seed = static_cast<uint64_t>(top.integer("seed"));
   seed_everything(seed);
   const HostFacts host = collect_host_facts();

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <csignal>
 #include <thread>
@@ -37,6 +39,11 @@ torch::Device resolve_device(const std::string& name) {
     return torch::Device(name);
   }
   throw InputError("device '" + name + "': expected auto, cpu, cuda or cuda:N");
+}
+
+void tune_allocator() {
+  mallopt(M_MMAP_THRESHOLD, 512 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 void seed_everything(uint64_t seed) {

@@ -88,4 +88,20 @@ TEST(Batching, PackHistoriesKeepsTheMostRecentItems) {
   auto p = pack_histories({&h1, &h2}, 3);
   EXPECT_EQ(row(p, 0), (std::vector<int64_t>{3, 4, 5}));
   EXPECT_EQ(row(p, 1), (std::vector<int64_t>{0, 0, 9}));
+  EXPECT_EQ(pack_histories({&h2}, 50).size(1), 1);  // only as wide as the longest history
+}
+
+TEST(Batching, BatchesAreOnlyAsWideAsTheirLongestRow) {
+  DomainData d;
+  d.name = "toy";
+  d.num_items = 9;
+  d.sequences = {{1, 2, 3}, {4, 5}};
+  Task t = task_of(d);
+  BatchOptions o;
+  o.max_len = 50;
+  TrainBatches batches(t, o, 1);
+  Batch b = batches.get(0);
+  EXPECT_EQ(row(b.inputs, 0), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(row(b.inputs, 1), (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(row(b.targets, 1), (std::vector<int64_t>{0, 5}));
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Training batches: each training sequence s gives input s[0..n-2] and targets s[1..n-1] (next item at
-// every position), the last max_len of them, right-aligned with padding 0 on the left.
+// every position), the last max_len of them, right-aligned with padding 0 on the left. A batch is only as
+// wide as its longest row (at most max_len): right alignment keeps every item's position the same.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -43,7 +44,8 @@ class TrainBatches {
   std::vector<int64_t> order_;
 };
 
-// [rows, max_len] int64 tensor of the last max_len items of each history, right-aligned, 0 = padding.
+// [rows, L] int64 tensor of the last L items of each history, right-aligned, 0 = padding, where
+// L = min(max_len, longest history).
 torch::Tensor pack_histories(const std::vector<const std::vector<int64_t>*>& histories, int64_t max_len);
 
 }  // namespace xrec::engine
