@@ -60,12 +60,15 @@ void print_table(const std::vector<std::string>& columns,
   std::vector<size_t> width(columns.size());
   for (size_t c = 0; c < columns.size(); ++c) width[c] = columns[c].size();
   auto cell = [](const std::optional<std::string>& v) { return v ? *v : std::string("NULL"); };
+  // Cells are cut at 60 characters to keep rows on screen, except in the last column (paths, errors).
+  auto cut = [&](size_t c) { return c + 1 < columns.size() ? size_t{60} : std::string::npos; };
   for (auto& r : rows)
-    for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], std::min<size_t>(cell(r[c]).size(), 60));
+    for (size_t c = 0; c < r.size() && c < width.size(); ++c)
+      width[c] = std::max(width[c], std::min(cell(r[c]).size(), cut(c)));
   auto line = [&](auto get) {
     for (size_t c = 0; c < columns.size(); ++c) {
       std::string v = get(c);
-      if (v.size() > 60) v = v.substr(0, 57) + "...";
+      if (v.size() > cut(c)) v = v.substr(0, cut(c) - 3) + "...";
       std::cout << v << std::string(width[c] - std::min(width[c], v.size()) + (c + 1 < columns.size() ? 2 : 0), ' ');
     }
     std::cout << '\n';

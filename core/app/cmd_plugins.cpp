@@ -7,7 +7,7 @@
 #include <set>
 
 #include "cli.hpp"
-#include "json.hpp"
+#include "xrec/json.hpp"
 #include "xrec/api/errors.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/suggest.hpp"

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "xrec/json.hpp"
 #include "xrec/api/errors.hpp"
 #include "xrec/api/version.hpp"
 
@@ -744,53 +745,13 @@ std::string to_csv(const QueryResult& result) {
   return out;
 }
 
-namespace {
-std::string json_string(const std::string& v) {
-  std::string out = "\"";
-  for (unsigned char ch : v) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (ch < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-          out += buf;
-        } else {
-          out += static_cast<char>(ch);
-        }
-    }
-  }
-  return out + "\"";
-}
-}  // namespace
-
 std::string to_json(const QueryResult& result) {
   std::string out = "[";
   for (size_t r = 0; r < result.rows.size(); ++r) {
     out += r ? ",\n  {" : "\n  {";
     const auto& row = result.rows[r];
     for (size_t c = 0; c < row.size() && c < result.columns.size(); ++c) {
-      out += (c ? ", " : "") + json_string(result.columns[c]) + ": ";
+      out += (c ? ", " : "") + json::quote(result.columns[c]) + ": ";
       SqlType type =
           r < result.types.size() && c < result.types[r].size() ? result.types[r][c] : SqlType::Text;
       if (!row[c] || type == SqlType::Null) {
@@ -801,7 +762,7 @@ std::string to_json(const QueryResult& result) {
         // SQLite prints infinities as Inf/-Inf, which JSON cannot hold.
         out += row[c]->find("Inf") == std::string::npos ? *row[c] : "null";
       } else {
-        out += json_string(*row[c]);
+        out += json::quote(*row[c]);
       }
     }
     out += "}";

@@ -57,6 +57,7 @@ using Clock = std::chrono::steady_clock;
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::vector<spdlog::sink_ptr>& sinks) {
   auto log = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
   log->set_pattern("%H:%M:%S %^%l%$ [%n] %v");
+  log->flush_on(spdlog::level::info);  // progress must show up at once when stdout is a pipe or a file
   return log;
 }
 

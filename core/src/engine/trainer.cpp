@@ -98,11 +98,14 @@ TrainResult train_model(SequenceModel& model, int64_t domain, const std::string&
     const double per_epoch = seconds_since(start) / static_cast<double>(epoch + 1);
     const int64_t left_max = o.epochs - epoch - 1;
     const int64_t left_patience = (o.patience - evals_without_gain) * o.eval_every;
-    hooks.log->info("[{}] epoch {}/{} loss {:.4f} valid {} {:.4f} (best {:.4f} @{}) {:.1f}s/epoch, ETA {} (max {})",
-                    stage, epoch + 1, o.epochs, train_loss, o.select_metric, score, result.best_score,
-                    result.best_epoch + 1, per_epoch,
-                    duration_text(per_epoch * static_cast<double>(std::min(left_max, left_patience))),
-                    duration_text(per_epoch * static_cast<double>(left_max)));
+    // The end is unknown under early stopping: give the bound and when patience would run out.
+    hooks.log->info("[{}] epoch {}/{} loss {:.4f} valid {} {:.4f} (best {:.4f} @{}) {:.1f}s/epoch, ETA <= {}{}", stage,
+                    epoch + 1, o.epochs, train_loss, o.select_metric, score, result.best_score, result.best_epoch + 1,
+                    per_epoch, duration_text(per_epoch * static_cast<double>(left_max)),
+                    left_patience < left_max
+                        ? " (early stop in " + duration_text(per_epoch * static_cast<double>(left_patience)) +
+                              " without a better epoch)"
+                        : std::string());
     if (evals_without_gain >= o.patience) {
       hooks.log->info("[{}] early stop: no better valid {} in {} evaluations; best epoch {}", stage, o.select_metric,
                       o.patience, result.best_epoch + 1);

@@ -53,10 +53,10 @@ TEST(Batching, NegativesAreItemsTheUserNeverSaw) {
   o.negatives = 5;
   TrainBatches batches(t, o, 3);
   Batch b = batches.get(0);
-  ASSERT_EQ(b.negatives.sizes(), (std::vector<int64_t>{1, 4, 5}));
+  ASSERT_EQ(b.negatives.sizes(), (std::vector<int64_t>{1, 3, 5}));  // three (input, target) pairs
   auto neg = b.negatives.flatten();
   auto tg = b.targets.flatten();
-  for (int64_t pos = 0; pos < 4; ++pos) {
+  for (int64_t pos = 0; pos < 3; ++pos) {
     if (tg[pos].item<int64_t>() == 0) continue;
     for (int64_t j = 0; j < 5; ++j) {
       int64_t n = neg[pos * 5 + j].item<int64_t>();

@@ -1,5 +1,5 @@
 #pragma once
-// A tiny streaming JSON writer for the command line's --json output: no dependency, always valid output
+// A tiny streaming JSON writer for --json output and the store's JSON export: no dependency, always valid output
 // (strings escaped, non-finite numbers written as null, commas placed by the writer).
 #include <cmath>
 #include <cstdint>
