@@ -9,6 +9,7 @@ packages=(
   libopenblas0-openmp     # makes Debian's LibTorch use OpenBLAS instead of the slow reference BLAS
   libboost-dev            # Boost.DLL (header-only)
   libyaml-cpp-dev libspdlog-dev libsqlite3-dev sqlite3
+  libcurl4-openssl-dev    # named datasets: downloads
   libgtest-dev libgmock-dev
 )
 

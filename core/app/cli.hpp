@@ -31,6 +31,7 @@ int cmd_run(const std::vector<std::string>& argv);
 int cmd_runs(const std::vector<std::string>& argv);
 int cmd_query(const std::vector<std::string>& argv);
 int cmd_plugins(const std::vector<std::string>& argv);
+int cmd_data(const std::vector<std::string>& argv);
 
 // Prints a table with aligned columns (used by runs, query, plugins list).
 void print_table(const std::vector<std::string>& columns,

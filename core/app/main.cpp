@@ -19,6 +19,7 @@ commands:
   runs                         list recorded runs
   query "SQL"                  query the store (read-only unless --write)
   plugins list|inspect NAME    show loaded plugins and their components' parameters
+  data stats|convert CONFIG    per-domain statistics; write the data as RecBole atomic files
   version                      versions and build facts
 
 common options:
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (command == "runs") return xrec::cli::cmd_runs(args);
     if (command == "query") return xrec::cli::cmd_query(args);
     if (command == "plugins") return xrec::cli::cmd_plugins(args);
+    if (command == "data") return xrec::cli::cmd_data(args);
     if (command == "version" || command == "--version") {
       std::printf("xrec %s (plugin API %d)\nLibTorch %s, %s, %s, %s\n", XREC_VERSION_STRING, XREC_API_VERSION,
                   XREC_TORCH_VERSION, XREC_COMPILER_ID, XREC_CXX_ABI, XREC_DEVICE_KIND);

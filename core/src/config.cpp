@@ -905,10 +905,17 @@ class Resolver {
     for (size_t i = 0; i < n.size(); ++i) component(n[i], s, index_path(path, i));
   }
 
-  void component(const YAML::Node& n, const ConfigSchema::Slot& s, const std::string& path) {
+  void component(const YAML::Node& given, const ConfigSchema::Slot& s, const std::string& path) {
     const std::string kind = to_string(s.kind);
+    YAML::Node n = given;
+    if (n.IsScalar() && s.expand_name) {
+      // A plain name (`data.target: beauty`) stands for the map the slot expands it to. Problems inside the
+      // expansion are reported at the name, the only place the user wrote.
+      if (!expand(n.Scalar(), s, path, n)) return;
+    }
     if (!n.IsMap()) {
-      problem(path, "expected a map with 'type: NAME' and the " + kind + "'s parameters, found " +
+      problem(path, "expected a map with 'type: NAME' and the " + kind + "'s parameters" +
+                        (s.expand_name ? std::string(", or a known name") : std::string()) + ", found " +
                         describe_found(n));
       return;
     }
@@ -934,9 +941,46 @@ class Resolver {
       problem(type_path, msg);
       return;
     }
+    // The slot's host keys are validated with the component's own: one map, one list of valid names.
+    ParamSpecs specs = c->params;
+    for (auto& common : s.common) {
+      if (find_spec(c->params, common.name)) {
+        problem(type_path, kind + " '" + name + "' declares a parameter '" + common.name +
+                               "', which is also a host key of every " + s.path +
+                               " section; the plugin must rename it");
+        return;
+      }
+      specs.push_back(common);
+    }
     Params params(path + " (" + name + ")", {});
-    params_from(n, c->params, path, params, {"type"});
+    params_from(n, specs, path, params, {"type"});
     out_.components.push_back({path, s.kind, name, std::move(params)});
+  }
+
+  // Replaces a plain name by the slot's expansion; false (with the problem reported) when there is none.
+  bool expand(const std::string& name, const ConfigSchema::Slot& s, const std::string& path, YAML::Node& out) {
+    std::vector<std::string> known;
+    std::optional<YAML::Node> expanded;
+    try {
+      expanded = s.expand_name(name);
+      if (!expanded && s.known_names) known = s.known_names();
+    } catch (const std::exception& e) {
+      problem(path, "cannot expand the name '" + name + "': " + e.what());
+      return false;
+    }
+    if (!expanded) {
+      std::string msg = "unknown " + std::string(to_string(s.kind)) + " name '" + name + "'" +
+                        did_you_mean(name, known);
+      msg += known.empty() ? " (no names are known)" : " (known: " + join(known) + ")";
+      problem(path, msg + "; or give a map with 'type: NAME' and the parameters");
+      return false;
+    }
+    if (!expanded->IsMap()) {
+      problem(path, "the name '" + name + "' expands to " + kind_name(*expanded) + ", expected a map with 'type:'");
+      return false;
+    }
+    out = *expanded;
+    return true;
   }
 
   std::string known_types(Kind kind) const {

@@ -131,17 +131,6 @@ class StagingRegistrar : public Registrar {
   std::vector<Component> components_;
 };
 
-bool has_factory(const Component& c) {
-  switch (c.kind) {
-    case Kind::Dataset: return static_cast<bool>(c.dataset);
-    case Kind::Backbone: return static_cast<bool>(c.backbone);
-    case Kind::Quantizer: return static_cast<bool>(c.quantizer);
-    case Kind::Transfer: return static_cast<bool>(c.transfer);
-    case Kind::Baseline: return static_cast<bool>(c.baseline);
-  }
-  return false;
-}
-
 std::string label(const Component& c) { return std::string(to_string(c.kind)) + " '" + c.name + "'"; }
 
 // Checks a staged plugin against itself and the registry; returns "" when it can be committed.
@@ -149,7 +138,7 @@ std::string check_staged(const std::vector<Component>& staged, const Registry& r
   std::set<std::pair<Kind, std::string>> seen;
   for (const Component& c : staged) {
     if (c.name.empty()) return std::string("registers a ") + to_string(c.kind) + " with an empty name";
-    if (!has_factory(c)) return label(c) + " has no factory";
+    if (!c.has_factory()) return label(c) + " has no factory";
     if (!seen.insert({c.kind, c.name}).second) return label(c) + " is registered twice by this plugin";
     if (const Component* other = registry.find(c.kind, c.name)) {
       std::string by =

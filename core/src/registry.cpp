@@ -5,6 +5,17 @@
 
 namespace xrec {
 
+bool Component::has_factory() const {
+  switch (kind) {
+    case Kind::Dataset: return static_cast<bool>(dataset);
+    case Kind::Backbone: return static_cast<bool>(backbone);
+    case Kind::Quantizer: return static_cast<bool>(quantizer);
+    case Kind::Transfer: return static_cast<bool>(transfer);
+    case Kind::Baseline: return static_cast<bool>(baseline);
+  }
+  return false;
+}
+
 namespace {
 // "plugin 'sasrec' (/path/sasrec.so)", or "the host" for components added without a plugin (tests).
 std::string origin(const Component& c) {
@@ -12,23 +23,13 @@ std::string origin(const Component& c) {
   return "plugin '" + c.plugin + "' (" + c.path + ")";
 }
 
-bool has_factory(const Component& c) {
-  switch (c.kind) {
-    case Kind::Dataset: return static_cast<bool>(c.dataset);
-    case Kind::Backbone: return static_cast<bool>(c.backbone);
-    case Kind::Quantizer: return static_cast<bool>(c.quantizer);
-    case Kind::Transfer: return static_cast<bool>(c.transfer);
-    case Kind::Baseline: return static_cast<bool>(c.baseline);
-  }
-  return false;
-}
 }  // namespace
 
 void Registry::add(Component c) {
   if (c.name.empty())
     throw Error(std::string("cannot register a ") + to_string(c.kind) + " with an empty name (from " +
                 origin(c) + ")");
-  if (!has_factory(c))
+  if (!c.has_factory())
     throw Error(std::string(to_string(c.kind)) + " '" + c.name + "' from " + origin(c) + " has no " +
                 to_string(c.kind) + " factory");
   auto key = std::make_pair(c.kind, c.name);

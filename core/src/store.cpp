@@ -155,6 +155,18 @@ class Transaction {
   bool done_ = false;
 };
 
+// One statement in its own short write transaction: bind, step once, commit (or roll back and fail).
+template <class Fail, class Bind>
+void write_one(sqlite3* db, sqlite3_stmt* s, Fail&& fail, Bind&& bind) {
+  Transaction tx(db, fail);
+  {
+    Reset reset{s};
+    bind();
+    if (sqlite3_step(s) != SQLITE_DONE) fail("writing");
+  }
+  tx.commit(fail);
+}
+
 void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
@@ -469,22 +481,18 @@ void Store::log_metric(int64_t run, const std::string& stage, const std::string&
     fail_sqlite("log_metric(run " + std::to_string(run) + ", " + split + " " + key + " step " +
                 std::to_string(step) + "): " + what);
   };
-  Transaction tx(db_, fail);
   sqlite3_stmt* s = statement(
       "INSERT INTO metrics (run_id, stage, split, key, step, value) VALUES (?, ?, ?, ?, ?, ?)"
       " ON CONFLICT (run_id, stage, split, key, step)"
       " DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
-  {
-    Reset reset{s};
+  write_one(db_, s, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, stage);
     bind_text(s, 3, split);
     bind_text(s, 4, key);
     sqlite3_bind_int64(s, 5, step);
     bind_real(s, 6, value);
-    if (sqlite3_step(s) != SQLITE_DONE) fail("inserting");
-  }
-  tx.commit(fail);
+  });
 }
 
 void Store::log_final(int64_t run, const std::string& split, const std::string& key, double value) {
@@ -492,19 +500,15 @@ void Store::log_final(int64_t run, const std::string& split, const std::string& 
   auto fail = [&](const std::string& what) {
     fail_sqlite("log_final(run " + std::to_string(run) + ", " + split + " " + key + "): " + what);
   };
-  Transaction tx(db_, fail);
   sqlite3_stmt* s = statement(
       "INSERT INTO final_metrics (run_id, split, key, value) VALUES (?, ?, ?, ?)"
       " ON CONFLICT (run_id, split, key) DO UPDATE SET value = excluded.value");
-  {
-    Reset reset{s};
+  write_one(db_, s, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, split);
     bind_text(s, 3, key);
     bind_real(s, 4, value);
-    if (sqlite3_step(s) != SQLITE_DONE) fail("inserting");
-  }
-  tx.commit(fail);
+  });
 }
 
 void Store::add_plugin(int64_t run, const std::string& name, const std::string& version,
@@ -512,41 +516,33 @@ void Store::add_plugin(int64_t run, const std::string& name, const std::string& 
   auto fail = [&](const std::string& what) {
     fail_sqlite("add_plugin(run " + std::to_string(run) + ", " + name + "): " + what);
   };
-  Transaction tx(db_, fail);
   sqlite3_stmt* s = statement(
       "INSERT INTO plugins (run_id, name, version, path, sha256) VALUES (?, ?, ?, ?, ?)"
       " ON CONFLICT (run_id, name) DO UPDATE SET version = excluded.version, path = excluded.path,"
       " sha256 = excluded.sha256");
-  {
-    Reset reset{s};
+  write_one(db_, s, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, name);
     bind_text(s, 3, version);
     bind_text(s, 4, path);
     bind_text(s, 5, sha256);
-    if (sqlite3_step(s) != SQLITE_DONE) fail("inserting");
-  }
-  tx.commit(fail);
+  });
 }
 
 void Store::add_artifact(int64_t run, const std::string& kind, const std::string& path, int64_t bytes) {
   auto fail = [&](const std::string& what) {
     fail_sqlite("add_artifact(run " + std::to_string(run) + ", " + path + "): " + what);
   };
-  Transaction tx(db_, fail);
   sqlite3_stmt* s = statement(
       "INSERT INTO artifacts (run_id, kind, path, bytes) VALUES (?, ?, ?, ?)"
       " ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind, bytes = excluded.bytes,"
       " created_at = excluded.created_at");
-  {
-    Reset reset{s};
+  write_one(db_, s, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, kind);
     bind_text(s, 3, path);
     sqlite3_bind_int64(s, 4, bytes);
-    if (sqlite3_step(s) != SQLITE_DONE) fail("inserting");
-  }
-  tx.commit(fail);
+  });
 }
 
 void Store::set_run_dir(int64_t run, const std::string& dir) {

@@ -22,10 +22,12 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `xrec ARGS` through the shell with the build's plugins; returns exit code and output.
-inline Result xrec_cmd(const std::string& args, const std::string& env = "") {
-  std::string cmd = "XREC_PLUGIN_PATH='" + std::string(XREC_TEST_PLUGIN_DIR) + "' " + env + " '" +
-                    std::string(XREC_TEST_XREC_BIN) + "' " + args + " 2>&1";
+// Runs `xrec ARGS` through the shell with the build's plugins (env: extra VAR='value' assignments; cwd:
+// working directory, default the test's); returns exit code and output.
+inline Result xrec_cmd(const std::string& args, const std::string& env = "", const std::string& cwd = "") {
+  std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + "XREC_PLUGIN_PATH='" +
+                    std::string(XREC_TEST_PLUGIN_DIR) + "' " + env + " '" + std::string(XREC_TEST_XREC_BIN) + "' " +
+                    args + " 2>&1";
   Result r;
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   std::array<char, 4096> buf{};

@@ -114,10 +114,10 @@ const ConfigSchema& test_schema() {
         param::string_list("metrics", {"ndcg", "hr"}, "Metrics").one_of({"ndcg", "hr", "mrr"})};
     s.sections["split"] = {param::required("scheme", ParamType::String, "Split").one_of({"loo", "ratio"}),
                            param::real("valid", 0.1, "Validation share").range(0, 1)};
-    s.slots = {{"backbone", Kind::Backbone, true, false, "Sequence encoder"},
-               {"data.target", Kind::Dataset, true, false, "Target domain"},
-               {"data.sources", Kind::Dataset, false, true, "Source domains"},
-               {"quantizer", Kind::Quantizer, false, false, "Item code quantizer"}};
+    s.slots = {{"backbone", Kind::Backbone, true, false, "Sequence encoder", {}, {}, {}},
+               {"data.target", Kind::Dataset, true, false, "Target domain", {}, {}, {}},
+               {"data.sources", Kind::Dataset, false, true, "Source domains", {}, {}, {}},
+               {"quantizer", Kind::Quantizer, false, false, "Item code quantizer", {}, {}, {}}};
     return s;
   }();
   return schema;
@@ -616,7 +616,7 @@ TEST(ConfigCanonical, FlatParams) {
 
 TEST(ConfigSchemaTree, InconsistentSchemasAreProgrammingErrors) {
   ConfigSchema bad = test_schema();
-  bad.slots.push_back({"backbone.inner", Kind::Quantizer, false, false, ""});
+  bad.slots.push_back({"backbone.inner", Kind::Quantizer, false, false, "", {}, {}, {}});
   const Config c = Config::parse(kMinimal);
   try {
     c.resolve(test_registry(), bad);
@@ -626,6 +626,137 @@ TEST(ConfigSchemaTree, InconsistentSchemasAreProgrammingErrors) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("config schema: 'backbone.inner' lies inside another section or slot"));
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Slot extensions: host keys common to every section of a slot, and plain names expanded to a section.
+
+// test_schema() with two host keys for every data section and the names `books` and `broken` (whose
+// expansion has a bad value) for them.
+ConfigSchema named_schema(ParamSpecs common = {param::integer("k_core", 0, "K-core").at_least(0),
+                                               param::boolean("cache", true, "Cache")}) {
+  ConfigSchema s = test_schema();
+  for (auto& slot : s.slots) {
+    if (slot.kind != Kind::Dataset) continue;
+    slot.common = common;
+    slot.expand_name = [](const std::string& name) -> std::optional<YAML::Node> {
+      if (name == "books") return YAML::Load("{type: amazon_s3rec, name: Books, min_count: 3}");
+      if (name == "broken") return YAML::Load("{type: amazon_s3rec, name: Broken, min_count: zero}");
+      if (name == "explodes") throw InputError("catalog file is unreadable");
+      if (name == "scalar") return YAML::Load("amazon_s3rec");
+      return std::nullopt;
+    };
+    slot.known_names = [] { return std::vector<std::string>{"books", "broken"}; };
+  }
+  return s;
+}
+
+const char* kNamedBase = R"(backbone:
+  type: sasrec
+split:
+  scheme: loo
+)";
+
+TEST(ConfigSlots, CommonKeysAreValidatedFilledAndRecorded) {
+  const ConfigSchema schema = named_schema();
+  const Config c = Config::parse(std::string(kNamedBase) +
+                                     "data:\n  target: {type: amazon_s3rec, name: Books, k_core: 5}\n"
+                                     "  sources:\n    - type: movielens\n",
+                                 "inline.yaml");
+  const ResolvedConfig r = c.resolve(test_registry(), schema);
+  const ComponentConfig* target = r.component("data.target");
+  ASSERT_NE(target, nullptr);
+  EXPECT_EQ(target->params.integer("k_core"), 5);
+  EXPECT_TRUE(target->params.flag("cache"));
+  EXPECT_EQ(target->params.integer("min_count"), 5);  // the component's own default, filled as before
+  const ComponentConfig* source = r.component("data.sources[0]");
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->params.integer("k_core"), 0);
+  EXPECT_THAT(r.yaml, HasSubstr("    k_core: 5\n"));
+  auto flat = [&](const std::string& key) {
+    for (auto& [k, v] : r.flat)
+      if (k == key) return v;
+    return std::string("<absent>");
+  };
+  EXPECT_EQ(flat("data.target.k_core"), "5");
+  EXPECT_EQ(flat("data.sources[0].cache"), "true");
+  EXPECT_EQ(flat("backbone.k_core"), "<absent>");  // only the slots that declare them
+  // The canonical YAML resolves to itself with the common keys in it.
+  EXPECT_EQ(Config::parse(r.yaml).resolve(test_registry(), schema).yaml, r.yaml);
+}
+
+TEST(ConfigSlots, CommonKeysAreCheckedLikeTheComponentsOwn) {
+  const ConfigSchema schema = named_schema();
+  const std::string msg = config_error([&] {
+    Config::parse(std::string(kNamedBase) + "data:\n  target: {type: amazon_s3rec, name: B, k_cor: 5}\n"
+                  "  sources:\n    - {type: movielens, k_core: -1, cache: maybe}\n",
+                  "inline.yaml")
+        .resolve(test_registry(), schema);
+  });
+  EXPECT_THAT(msg, HasSubstr("inline.yaml:6:41: data.target.k_cor: unknown key; did you mean 'k_core'? "
+                             "(valid: cache, k_core, min_count, name, type)"));
+  EXPECT_THAT(msg, HasSubstr("inline.yaml:8:25: data.sources[0].k_core: expected int >= 0, found -1"));
+  EXPECT_THAT(msg, HasSubstr("inline.yaml:8:37: data.sources[0].cache: expected bool, found \"maybe\""));
+  EXPECT_EQ(line_count(msg), 3u) << msg;
+}
+
+TEST(ConfigSlots, ACommonKeyAComponentAlsoDeclaresIsAnError) {
+  const ConfigSchema schema = named_schema({param::integer("min_count", 1, "Clashes with amazon_s3rec")});
+  const std::string msg = config_error([&] { Config::parse(kMinimal, "inline.yaml").resolve(test_registry(), schema); });
+  EXPECT_EQ(msg,
+            "inline.yaml:6:5: data.target.type: dataset 'amazon_s3rec' declares a parameter 'min_count', which "
+            "is also a host key of every data.target section; the plugin must rename it");
+}
+
+TEST(ConfigSlots, PlainNamesExpandToTheirSection) {
+  const ConfigSchema schema = named_schema();
+  const Config c = Config::parse(std::string(kNamedBase) + "data:\n  target: books\n  sources: [books]\n",
+                                 "inline.yaml");
+  const ResolvedConfig r = c.resolve(test_registry(), schema);
+  for (const char* path : {"data.target", "data.sources[0]"}) {
+    const ComponentConfig* d = r.component(path);
+    ASSERT_NE(d, nullptr) << path;
+    EXPECT_EQ(d->type, "amazon_s3rec");
+    EXPECT_EQ(d->params.str("name"), "Books");
+    EXPECT_EQ(d->params.integer("min_count"), 3);
+    EXPECT_EQ(d->params.integer("k_core"), 0);  // common keys are filled for expanded sections too
+  }
+  EXPECT_THAT(r.yaml, HasSubstr("  target:\n    type: amazon_s3rec\n    cache: true\n"));
+  // The canonical YAML spells the expansion out, so it resolves without the name.
+  EXPECT_EQ(Config::parse(r.yaml).resolve(test_registry(), schema).yaml,
+            r.yaml);
+  // A name given on the command line works the same.
+  const ResolvedConfig o = Config::parse(kMinimal, "inline.yaml", {"data.target=books"}).resolve(test_registry(), schema);
+  EXPECT_EQ(o.component("data.target")->params.str("name"), "Books");
+}
+
+TEST(ConfigSlots, UnknownAndBrokenNamesPointAtTheName) {
+  const ConfigSchema schema = named_schema();
+  auto error = [&](const std::string& name) {
+    return config_error([&] {
+      Config::parse(std::string(kNamedBase) + "data:\n  target: " + name + "\n", "inline.yaml")
+          .resolve(test_registry(), schema);
+    });
+  };
+  EXPECT_EQ(error("bokos"),
+            "inline.yaml:6:3: data.target: unknown dataset name 'bokos'; did you mean 'books'? (known: books, "
+            "broken); or give a map with 'type: NAME' and the parameters");
+  // Problems inside an expansion are reported at the name: the user wrote nothing else.
+  EXPECT_EQ(error("broken"), "inline.yaml:6:3: data.target.min_count: expected int >= 1, found \"zero\"");
+  EXPECT_EQ(error("explodes"),
+            "inline.yaml:6:3: data.target: cannot expand the name 'explodes': catalog file is unreadable");
+  EXPECT_EQ(error("scalar"),
+            "inline.yaml:6:3: data.target: the name 'scalar' expands to a scalar, expected a map with 'type:'");
+  EXPECT_THAT(error("[books]"), HasSubstr("data.target: expected a map with 'type: NAME' and the dataset's "
+                                          "parameters, or a known name, found [books]"));
+}
+
+TEST(ConfigSlots, WithoutExpansionAPlainNameIsAnError) {
+  const std::string msg = config_error([] {
+    resolve(Config::parse(std::string(kNamedBase) + "data:\n  target: books\n", "inline.yaml"));
+  });
+  EXPECT_EQ(msg, "inline.yaml:6:3: data.target: expected a map with 'type: NAME' and the dataset's parameters, "
+                 "found \"books\"");
 }
 
 TEST(SourceLocation, Str) {

@@ -4,6 +4,7 @@
 // canonical YAML (defaults filled in) that is hashed and stored with the run.
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,6 +41,13 @@ struct ConfigSchema {
     bool required = false;
     bool list = false;  // a YAML sequence of components
     std::string doc;
+    // Host keys accepted in this section besides the component's own params (validated the same way and
+    // included in the component's Params), e.g. k_core for every data section.
+    ParamSpecs common;
+    // A section given as a plain name (`data.target: beauty`) is replaced by the map this returns (which
+    // must hold `type:`); nullopt = unknown name. Unset: a plain name is an error.
+    std::function<std::optional<YAML::Node>(const std::string& name)> expand_name;
+    std::function<std::vector<std::string>()> known_names;  // for "did you mean" on unknown names
   };
   std::map<std::string, ParamSpecs> sections;  // "" = top-level keys; "train", "eval", ...
   std::vector<Slot> slots;                    // a component section: `type: NAME` + the component's params

@@ -24,6 +24,8 @@ struct Component {
   Factory<Quantizer> quantizer;
   Factory<Transfer> transfer;
   Factory<Baseline> baseline;
+
+  bool has_factory() const;  // the factory matching `kind` is set
 };
 
 class Registry {

@@ -18,6 +18,7 @@
 #include "xrec/api/version.hpp"
 #include "xrec/config.hpp"
 #include "xrec/engine/batching.hpp"
+#include "xrec/engine/data_pipeline.hpp"
 #include "xrec/engine/evaluator.hpp"
 #include "xrec/engine/runtime.hpp"
 #include "xrec/engine/schema.hpp"
@@ -208,7 +209,22 @@ void print_results(const TransferResult& r, const std::string& select_metric) {
   std::fflush(stdout);
 }
 
+// The selection metric must be one the evaluator computes: caught here, not after the first epoch.
+void check_select_metric(const ResolvedConfig& c) {
+  const std::string m = c.section("train").str("select_metric");
+  const auto& ks = c.section("eval").int_list("ks");
+  std::vector<std::string> computed{"mrr"};
+  for (int64_t k : ks)
+    for (const char* name : {"hr", "ndcg", "mrr"}) computed.push_back(std::string(name) + "@" + std::to_string(k));
+  if (std::find(computed.begin(), computed.end(), m) != computed.end()) return;
+  std::string list;
+  for (auto& x : computed) list += (list.empty() ? "" : ", ") + x;
+  throw ConfigError("train.select_metric '" + m + "' is not computed with eval.ks " + Value(ks).to_string() +
+                    " (computed: " + list + ")");
+}
+
 void check_components(const ResolvedConfig& c) {
+  check_select_metric(c);
   const bool baseline = c.component("baseline") != nullptr;
   if (baseline && (c.component("backbone") || c.component("transfer")))
     throw ConfigError("config has both `baseline:` and `backbone:`/`transfer:`; a run uses one or the other");
@@ -297,36 +313,30 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
     pctx.run_dir = run_dir.string();
     install_interrupt_handlers();
 
-    // 3. Data: target first, then the sources, each split and (for the sampled protocol) given negatives.
+    // 3. Data: target first, then the sources, each loaded (cache, preprocessing, features), split and (for
+    // the sampled protocol) given negatives.
     std::deque<DomainData> domains;
     std::vector<Task> tasks;
-    std::vector<const ComponentConfig*> data = resolved.components_at("data.target");
-    for (auto* s : resolved.components_at("data.sources")) data.push_back(s);
-    const Params& eval = resolved.section("eval");
-    SplitOptions split;
-    split.min_length = resolved.section("split").integer("min_length");
+    const std::vector<const ComponentConfig*> data = data_sections(resolved);
     for (size_t i = 0; i < data.size(); ++i) {
+      const char* role = i == 0 ? "target" : "source";
       auto ctx = pctx;
       ctx.log = log->clone(data[i]->type);
-      auto dataset = registry.get(Kind::Dataset, data[i]->type).dataset(data[i]->params, ctx);
-      const auto t0 = Clock::now();
-      domains.push_back(dataset->load());
-      DomainData& d = domains.back();
-      d.validate();
-      log->info("{} '{}': {} users, {} items, {} interactions (loaded in {:.2f}s)", i == 0 ? "target" : "source", d.name,
-                d.num_users(), d.num_items, d.num_interactions(),
-                std::chrono::duration<double>(Clock::now() - t0).count());
-      tasks.push_back(leave_one_out(d, i == 0 ? "target" : "source", split));
-      if (eval.str("protocol") == "sampled") {
-        NegativeOptions n;
-        n.sampler = eval.str("sampler");
-        n.count = eval.integer("negatives");
-        n.seed = seed * 1000003 + i;
-        attach_negatives(tasks.back(), n);
-      }
-      store.log_metric(run, "data", d.name, "users", 0, static_cast<double>(d.num_users()));
-      store.log_metric(run, "data", d.name, "items", 0, static_cast<double>(d.num_items));
-      store.log_metric(run, "data", d.name, "interactions", 0, static_cast<double>(d.num_interactions()));
+      LoadedDomain loaded = load_domain(registry, *data[i], ctx);
+      domains.push_back(std::move(loaded.data));
+      const DomainData& d = domains.back();
+      const DomainStats st = domain_stats(d);
+      log->info("{} '{}': {} users, {} items, {} interactions, density {:.4f}% ({} in {:.2f}s)", role, d.name, st.users,
+                st.items, st.interactions, 100 * st.density, loaded.from_cache ? "from the data cache" : "loaded",
+                loaded.load_seconds);
+      tasks.push_back(make_task(d, role, i, resolved, seed, *data[i]));
+      store.log_metric(run, "data", d.name, "users", 0, static_cast<double>(st.users));
+      store.log_metric(run, "data", d.name, "items", 0, static_cast<double>(st.items));
+      store.log_metric(run, "data", d.name, "interactions", 0, static_cast<double>(st.interactions));
+      store.log_metric(run, "data", d.name, "density", 0, st.density);
+      store.log_metric(run, "data", d.name, "load_seconds", 0, loaded.load_seconds);
+      store.log_metric(run, "data", d.name, "from_cache", 0, loaded.from_cache ? 1.0 : 0.0);
+      store.log_metric(run, "data", d.name, "train_users", 0, static_cast<double>(tasks.back().train.size()));
     }
 
     // 4. The method: a baseline, or a transfer strategy driving the host's model.

@@ -1,8 +1,29 @@
 #include "xrec/engine/schema.hpp"
 
+#include "xrec/catalog.hpp"
+#include "xrec/engine/data_pipeline.hpp"
+
 namespace xrec::engine {
 
 namespace {
+// `data.target: beauty` stands for the catalog entry's `{type, params..., catalog: beauty}`.
+std::optional<YAML::Node> expand_catalog_name(const std::string& name) {
+  const CatalogEntry* entry = find_catalog_entry(name);
+  if (!entry) return std::nullopt;
+  YAML::Node map(YAML::NodeType::Map);
+  map["type"] = entry->type;
+  // Catalog params are YAML scalars: plain nodes, so `max_users: 100` reads as an int like in a file.
+  for (auto& [k, v] : entry->params) map[k] = v;
+  map["catalog"] = entry->name;
+  return map;
+}
+
+std::vector<std::string> catalog_names() {
+  std::vector<std::string> names;
+  for (auto& e : dataset_catalog()) names.push_back(e.name);
+  return names;
+}
+
 ConfigSchema build() {
   using namespace xrec::param;
   ConfigSchema s;
@@ -40,17 +61,32 @@ ConfigSchema build() {
   };
   s.sections["split"] = {
       string("method", "leave_one_out",
-             "leave_one_out: by time, last item = test, second last = validation, the rest = training")
-          .one_of({"leave_one_out"}),
-      integer("min_length", 3, "Users with fewer items are used for training only, never evaluated").at_least(3),
+             "leave_one_out: by time, last item = test, second last = validation; ratio: per user by time, "
+             "shares of split.ratios; time: at split.valid_time / split.test_time; given: the dataset's own split")
+          .one_of({"leave_one_out", "ratio", "time", "given"}),
+      integer("min_length", 3, "leave_one_out: users with fewer items are used for training only, never evaluated")
+          .at_least(3),
+      real_list("ratios", {0.8, 0.1, 0.1},
+                "ratio: train, valid and test shares of each user's interactions in time order (normalised)")
+          .range(0, 1),
+      integer("valid_time", 0, "time: interactions at or after this timestamp (and before test_time) are validation cases"),
+      integer("test_time", 0, "time: interactions at or after this timestamp are test cases"),
+  };
+  // Every data section takes the host's data keys, and may be given as a catalog name (`data.target: beauty`).
+  auto data_slot = [](const char* path, bool required, bool list, const char* doc) {
+    ConfigSchema::Slot slot{path, Kind::Dataset, required, list, doc, data_section_specs(), expand_catalog_name,
+                            catalog_names};
+    return slot;
   };
   s.slots = {
-      {"data.target", Kind::Dataset, true, false, "The target domain"},
-      {"data.sources", Kind::Dataset, false, true, "Source domains (their own users and items)"},
-      {"backbone", Kind::Backbone, false, false, "Sequence encoder (required unless `baseline` is given)"},
-      {"quantizer", Kind::Quantizer, false, false, "Optional quantizer between item tables and the backbone"},
-      {"transfer", Kind::Transfer, false, false, "Transfer strategy (required with a backbone)"},
-      {"baseline", Kind::Baseline, false, false, "A complete non-neural recommender instead of backbone+transfer"},
+      data_slot("data.target", true, false, "The target domain"),
+      data_slot("data.sources", false, true, "Source domains (their own users and items)"),
+      {"backbone", Kind::Backbone, false, false, "Sequence encoder (required unless `baseline` is given)", {}, {}, {}},
+      {"quantizer", Kind::Quantizer, false, false, "Optional quantizer between item tables and the backbone", {}, {},
+       {}},
+      {"transfer", Kind::Transfer, false, false, "Transfer strategy (required with a backbone)", {}, {}, {}},
+      {"baseline", Kind::Baseline, false, false, "A complete non-neural recommender instead of backbone+transfer", {},
+       {}, {}},
   };
   return s;
 }

@@ -11,15 +11,6 @@ namespace xrec {
 enum class Split { Valid, Test };
 inline const char* to_string(Split s) { return s == Split::Valid ? "valid" : "test"; }
 
-// One evaluation case: rank `target` for `user` given `history` (time order, no padding). With the
-// sampled protocol, `negatives` are the candidates ranked against the target.
-struct EvalCase {
-  int64_t user = 0;
-  std::vector<int64_t> history;
-  int64_t target = 0;
-  std::vector<int64_t> negatives;
-};
-
 struct Task {
   std::string name;        // domain name, e.g. "Beauty"
   std::string role;        // "target" or "source"
@@ -28,6 +19,28 @@ struct Task {
   std::vector<EvalCase> valid, test;
 
   int64_t num_items() const { return data ? data->num_items : 0; }
+};
+
+// Pointwise samples for user cold start (MPP, MeLU): label 1 for an interaction, 0 for a sampled
+// non-interaction.
+struct LabeledItem {
+  int64_t item = 0;
+  float label = 0;
+};
+
+// One user as a meta-learning task: support = the first interactions (with sampled negatives),
+// query = the rest (with sampled negatives).
+struct UserTask {
+  int64_t user = 0;
+  std::vector<LabeledItem> support, query;
+};
+
+// Users split into warm (meta-training) and cold (held out) by the time of their first interaction,
+// or at random.
+struct ColdStartTask {
+  std::string name;
+  const DomainData* data = nullptr;
+  std::vector<UserTask> warm, cold;
 };
 
 }  // namespace xrec

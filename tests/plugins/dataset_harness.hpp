@@ -1,0 +1,89 @@
+#pragma once
+// Loads a dataset plugin from the build's plugin folder and runs it on fixture files, as the host would:
+// Params = the component's defaults overridden by `values`, validated against its ParamSpecs.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "xrec/api/dataset.hpp"
+#include "xrec/api/errors.hpp"
+#include "xrec/loader.hpp"
+#include "xrec/registry.hpp"
+
+namespace xrec::test {
+
+// One registry for the whole test binary: plugins are never unloaded, so load them once.
+inline Registry& plugin_registry() {
+  static Registry registry;
+  static bool loaded = [] {
+    PluginLoader loader(registry);
+    loader.load_dirs({XREC_TEST_PLUGIN_DIR});
+    for (auto& p : loader.problems()) ADD_FAILURE() << "plugin problem: " << p.path << ": " << p.message;
+    return true;
+  }();
+  (void)loaded;
+  return registry;
+}
+
+// Runs dataset component `type` with `values` over the defaults; data roots = {root}.
+inline DomainData load_dataset(const std::string& type, const std::map<std::string, Value>& values,
+                               const std::string& root = "") {
+  const Component& c = plugin_registry().get(Kind::Dataset, type);
+  Params p = Params::defaults(c.params, "dataset (" + type + ")");
+  for (auto& [k, v] : values) {
+    const ParamSpec* spec = nullptr;
+    for (auto& s : c.params)
+      if (s.name == k) spec = &s;
+    if (!spec) throw Error("test asked for unknown param '" + k + "' of " + type);
+    if (std::string why = spec->check(v); !why.empty()) throw Error("test value for '" + k + "': expected " + why);
+    p.set(k, v);
+  }
+  PluginContext ctx;
+  if (!root.empty()) ctx.data_roots = {root};
+  DomainData d = c.dataset(p, ctx)->load();
+  d.validate();
+  return d;
+}
+
+// A fresh temp folder with helpers to write fixture files; removed at the end of the test.
+class FixtureDir {
+ public:
+  explicit FixtureDir(const std::string& name) {
+    path_ = std::filesystem::temp_directory_path() / ("xrec-plugin-" + name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~FixtureDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string root() const { return path_.string(); }
+  std::string write(const std::string& rel, const std::string& text) const {
+    auto p = path_ / rel;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Expects `fn` to throw xrec::InputError whose message contains every one of `parts`.
+template <class F>
+void expect_input_error(F&& fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    for (auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << part << " not in: " << e.what();
+  }
+}
+
+}  // namespace xrec::test
