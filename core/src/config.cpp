@@ -571,45 +571,29 @@ bool scalar_to(const YAML::Node& n, ParamType type, Value& out) {
   return false;
 }
 
+// A YAML sequence whose every element converts to the list's element type.
+template <class T, class Get>
+bool list_to(const YAML::Node& n, ParamType type, Value& out, Get get) {
+  if (!n.IsSequence()) return false;
+  std::vector<T> v;
+  for (const auto& e : n) {
+    Value x;
+    if (!scalar_to(e, type, x)) return false;
+    v.push_back((x.*get)());
+  }
+  out = Value(std::move(v));
+  return true;
+}
+
 bool to_value(const YAML::Node& n, ParamType type, Value& out) {
   switch (type) {
     case ParamType::Bool:
     case ParamType::Int:
     case ParamType::Float:
     case ParamType::String: return scalar_to(n, type, out);
-    case ParamType::IntList: {
-      if (!n.IsSequence()) return false;
-      std::vector<int64_t> v;
-      for (const auto& e : n) {
-        Value x;
-        if (!scalar_to(e, type, x)) return false;
-        v.push_back(x.as_int());
-      }
-      out = Value(std::move(v));
-      return true;
-    }
-    case ParamType::FloatList: {
-      if (!n.IsSequence()) return false;
-      std::vector<double> v;
-      for (const auto& e : n) {
-        Value x;
-        if (!scalar_to(e, type, x)) return false;
-        v.push_back(x.as_float());
-      }
-      out = Value(std::move(v));
-      return true;
-    }
-    case ParamType::StringList: {
-      if (!n.IsSequence()) return false;
-      std::vector<std::string> v;
-      for (const auto& e : n) {
-        Value x;
-        if (!scalar_to(e, type, x)) return false;
-        v.push_back(x.as_string());
-      }
-      out = Value(std::move(v));
-      return true;
-    }
+    case ParamType::IntList: return list_to<int64_t>(n, type, out, &Value::as_int);
+    case ParamType::FloatList: return list_to<double>(n, type, out, &Value::as_float);
+    case ParamType::StringList: return list_to<std::string>(n, type, out, &Value::as_string);
   }
   return false;
 }

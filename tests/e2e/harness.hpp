@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "support/temp_dir.hpp"
 #include "xrec/store.hpp"
 
 namespace xrec::test {
@@ -37,28 +38,6 @@ inline Result xrec_cmd(const std::string& args, const std::string& env = "", con
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
-
-// A fresh folder under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name) {
-    path_ = fs::temp_directory_path() / ("xrec-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
-    return file(name);
-  }
-
- private:
-  fs::path path_;
-};
 
 // A domain whose next item is always the successor of the current one (mod num_items): a model that
 // learns anything ranks the target first.

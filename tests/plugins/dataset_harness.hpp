@@ -15,6 +15,7 @@
 #include "xrec/api/errors.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
+#include "support/temp_dir.hpp"
 
 namespace xrec::test {
 
@@ -51,29 +52,8 @@ inline DomainData load_dataset(const std::string& type, const std::map<std::stri
   return d;
 }
 
-// A fresh temp folder with helpers to write fixture files; removed at the end of the test.
-class FixtureDir {
- public:
-  explicit FixtureDir(const std::string& name) {
-    path_ = std::filesystem::temp_directory_path() / ("xrec-plugin-" + name + "-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~FixtureDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string root() const { return path_.string(); }
-  std::string write(const std::string& rel, const std::string& text) const {
-    auto p = path_ / rel;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+// Fixture files for plugin tests: a TempDir whose root() is passed as the data root.
+using FixtureDir = TempDir;
 
 // Expects `fn` to throw xrec::InputError whose message contains every one of `parts`.
 template <class F>

@@ -12,33 +12,15 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/sha256.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace xrec;
 namespace fs = std::filesystem;
 
+using xrec::test::TempDir;
+
 namespace {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("xrec-catalog-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& rel, const std::string& text) const {
-    fs::create_directories((path_ / rel).parent_path());
-    std::ofstream(path_ / rel, std::ios::binary) << text;
-    return (path_ / rel).string();
-  }
-  std::string path(const std::string& rel = "") const { return (path_ / rel).string(); }
-
- private:
-  fs::path path_;
-};
 
 template <class F>
 void expect_error(F&& fn, std::initializer_list<std::string> parts) {

@@ -10,11 +10,19 @@
 
 namespace xrec::engine {
 
-Task leave_one_out(const DomainData& data, const std::string& role, const SplitOptions& options) {
+namespace {
+// A task of `data` with nothing in it yet.
+Task empty_task(const DomainData& data, const std::string& role) {
   Task t;
   t.name = data.name;
   t.role = role;
   t.data = &data;
+  return t;
+}
+}  // namespace
+
+Task leave_one_out(const DomainData& data, const std::string& role, const SplitOptions& options) {
+  Task t = empty_task(data, role);
   for (int64_t u = 0; u < data.num_users(); ++u) {
     const auto& s = data.sequences[static_cast<size_t>(u)];
     const auto n = static_cast<int64_t>(s.size());
@@ -90,10 +98,7 @@ Task ratio_split(const DomainData& data, const std::string& role, const std::vec
                      list_text(ratios));
   std::vector<double> norm;
   for (double r : ratios) norm.push_back(r / total);
-  Task t;
-  t.name = data.name;
-  t.role = role;
-  t.data = &data;
+  Task t = empty_task(data, role);
   for (int64_t u = 0; u < data.num_users(); ++u) {
     const auto& s = data.sequences[static_cast<size_t>(u)];
     const auto n = static_cast<int64_t>(s.size());
@@ -115,10 +120,7 @@ Task time_split(const DomainData& data, const std::string& role, int64_t valid_t
   if (valid_time > test_time)
     throw InputError("split.valid_time (" + std::to_string(valid_time) + ") must not be after split.test_time (" +
                      std::to_string(test_time) + ")");
-  Task t;
-  t.name = data.name;
-  t.role = role;
-  t.data = &data;
+  Task t = empty_task(data, role);
   for (int64_t u = 0; u < data.num_users(); ++u) {
     const auto& s = data.sequences[static_cast<size_t>(u)];
     const auto& ts = data.timestamps[static_cast<size_t>(u)];
@@ -142,10 +144,7 @@ Task given_split(const DomainData& data, const std::string& role) {
     throw InputError("split.method is 'given' but dataset '" + data.name +
                      "' ships no split of its own (pre-split formats such as UniSRec's .train/.valid/.test.inter "
                      "do; use another split.method)");
-  Task t;
-  t.name = data.name;
-  t.role = role;
-  t.data = &data;
+  Task t = empty_task(data, role);
   t.train = data.given_split->train;
   t.valid = data.given_split->valid;
   t.test = data.given_split->test;

@@ -15,33 +15,16 @@
 #include <string>
 
 #include "xrec/api/errors.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace xrec;
 using namespace xrec::engine;
 namespace fs = std::filesystem;
 
+using xrec::test::TempDir;
+
 namespace {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("xrec-cache-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name, std::ios::binary) << text;
-    return (path_ / name).string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // A domain with every field set, to two source files.
 DomainData full_domain(const std::vector<std::string>& sources) {

@@ -14,37 +14,19 @@
 #include <vector>
 
 #include "xrec/api/errors.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace xrec;
 using namespace xrec::engine;
 namespace fs = std::filesystem;
+
+using xrec::test::TempDir;
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // A fresh folder for the files a test writes; removed at the end.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("xrec-features-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name, const std::string& bytes) const {
-    const auto p = path_ / name;
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // Expects `fn` to throw InputError whose message holds every part.
 template <class F>
@@ -254,7 +236,7 @@ TEST(Features, NumericErrors) {
 
 TEST(Features, ReadsTextRows) {
   TempDir dir("text");
-  auto path = dir.file("v.txt", "0.5 -1 2e-1\n\n1\t2 +3\n");
+  auto path = dir.write("v.txt", "0.5 -1 2e-1\n\n1\t2 +3\n");
   DenseFeature f = read_vectors(path, 2, "vectors");
   EXPECT_EQ(f.name, "vectors");
   EXPECT_EQ(f.dim, 3);
@@ -263,15 +245,15 @@ TEST(Features, ReadsTextRows) {
 
 TEST(Features, TextRowErrorsNameTheFileLineAndExpectation) {
   TempDir dir("text-errors");
-  auto ragged = dir.file("ragged.txt", "1 2 3\n4 5\n");
+  auto ragged = dir.write("ragged.txt", "1 2 3\n4 5\n");
   expect_error([&] { read_vectors(ragged, 2, "vectors"); }, {ragged + ":2:", "2 values, expected 3", "line 1"});
-  auto word = dir.file("word.txt", "1 2\n3 x4\n");
+  auto word = dir.write("word.txt", "1 2\n3 x4\n");
   expect_error([&] { read_vectors(word, 2, "vectors"); }, {word + ":2:", "'x4' is not a number"});
-  auto nan = dir.file("nan.txt", "1 nan\n");
+  auto nan = dir.write("nan.txt", "1 nan\n");
   expect_error([&] { read_vectors(nan, 1, "vectors"); }, {nan + ":1:", "not a finite number"});
-  auto rows = dir.file("rows.txt", "1 2\n3 4\n");
+  auto rows = dir.write("rows.txt", "1 2\n3 4\n");
   expect_error([&] { read_vectors(rows, 3, "vectors"); }, {rows, "2 rows, expected 3"});
-  auto empty = dir.file("empty.txt", "");
+  auto empty = dir.write("empty.txt", "");
   expect_error([&] { read_vectors(empty, 1, "vectors"); }, {empty, "0 rows, expected 1"});
   expect_error([&] { read_vectors(dir.path("absent.txt"), 1, "vectors"); }, {"absent.txt"});
 }
@@ -281,11 +263,11 @@ TEST(Features, ReadsNpyFloat32AndFloat64InEveryHeaderVersion) {
   const std::vector<float> f32{1.5f, -2.0f, 0.25f, 4.0f, 5.0f, 6.0f};
   const std::vector<double> f64{1.5, -2.0, 0.25, 4.0, 5.0, 6.0};
   for (int major : {1, 2, 3}) {
-    auto a = dir.file("a" + std::to_string(major) + ".npy", npy("<f4", "False", "(3, 2)", raw(f32), major));
+    auto a = dir.write("a" + std::to_string(major) + ".npy", npy("<f4", "False", "(3, 2)", raw(f32), major));
     DenseFeature fa = read_vectors(a, 3, "vectors");
     EXPECT_EQ(fa.dim, 2);
     EXPECT_EQ(fa.values, f32) << "version " << major;
-    auto b = dir.file("b" + std::to_string(major) + ".npy", npy("<f8", "False", "(2, 3)", raw(f64), major));
+    auto b = dir.write("b" + std::to_string(major) + ".npy", npy("<f8", "False", "(2, 3)", raw(f64), major));
     DenseFeature fb = read_vectors(b, 2, "vectors");
     EXPECT_EQ(fb.dim, 3);
     EXPECT_EQ(fb.values, f32) << "version " << major;
@@ -295,27 +277,27 @@ TEST(Features, ReadsNpyFloat32AndFloat64InEveryHeaderVersion) {
 TEST(Features, NpyErrorsNameTheFileAndWhatWasExpected) {
   TempDir dir("npy-errors");
   const std::string six = raw(std::vector<float>(6, 1.0f));
-  auto big_endian = dir.file("be.npy", npy(">f4", "False", "(3, 2)", six));
+  auto big_endian = dir.write("be.npy", npy(">f4", "False", "(3, 2)", six));
   expect_error([&] { read_vectors(big_endian, 3, "vectors"); }, {big_endian, "dtype '>f4'", "expected '<f4'"});
-  auto ints = dir.file("int.npy", npy("<i8", "False", "(3, 1)", raw(std::vector<int64_t>(3, 1))));
+  auto ints = dir.write("int.npy", npy("<i8", "False", "(3, 1)", raw(std::vector<int64_t>(3, 1))));
   expect_error([&] { read_vectors(ints, 3, "vectors"); }, {ints, "dtype '<i8'"});
-  auto fortran = dir.file("f.npy", npy("<f4", "True", "(3, 2)", six));
+  auto fortran = dir.write("f.npy", npy("<f4", "True", "(3, 2)", six));
   expect_error([&] { read_vectors(fortran, 3, "vectors"); }, {fortran, "Fortran order"});
-  auto cube = dir.file("cube.npy", npy("<f4", "False", "(1, 3, 2)", six));
+  auto cube = dir.write("cube.npy", npy("<f4", "False", "(1, 3, 2)", six));
   expect_error([&] { read_vectors(cube, 1, "vectors"); }, {cube, "3 dimensions", "expected a 2-D array"});
-  auto flat = dir.file("flat.npy", npy("<f4", "False", "(6,)", six));
+  auto flat = dir.write("flat.npy", npy("<f4", "False", "(6,)", six));
   expect_error([&] { read_vectors(flat, 6, "vectors"); }, {flat, "1 dimensions"});
-  auto rows = dir.file("rows.npy", npy("<f4", "False", "(3, 2)", six));
+  auto rows = dir.write("rows.npy", npy("<f4", "False", "(3, 2)", six));
   expect_error([&] { read_vectors(rows, 4, "vectors"); }, {rows, "3 rows, expected 4"});
-  auto truncated = dir.file("trunc.npy", npy("<f4", "False", "(3, 2)", six.substr(0, 20)));
+  auto truncated = dir.write("trunc.npy", npy("<f4", "False", "(3, 2)", six.substr(0, 20)));
   expect_error([&] { read_vectors(truncated, 3, "vectors"); }, {truncated, "20 bytes, expected 24", "truncated"});
-  auto header = dir.file("header.npy", npy("<f4", "False", "(3, 2)", six).substr(0, 30));
+  auto header = dir.write("header.npy", npy("<f4", "False", "(3, 2)", six).substr(0, 30));
   expect_error([&] { read_vectors(header, 3, "vectors"); }, {header, "truncated .npy header"});
-  auto version = dir.file("v9.npy", npy("<f4", "False", "(3, 2)", six, 9));
+  auto version = dir.write("v9.npy", npy("<f4", "False", "(3, 2)", six, 9));
   expect_error([&] { read_vectors(version, 3, "vectors"); }, {version, "version 9.0", "expected 1.0, 2.0 or 3.0"});
-  auto not_npy = dir.file("text.npy", "1 2\n");
+  auto not_npy = dir.write("text.npy", "1 2\n");
   expect_error([&] { read_vectors(not_npy, 1, "vectors"); }, {not_npy, "not a NumPy .npy file"});
-  auto inf = dir.file("inf.npy", npy("<f8", "False", "(1, 1)", raw(std::vector<double>{HUGE_VAL})));
+  auto inf = dir.write("inf.npy", npy("<f8", "False", "(1, 1)", raw(std::vector<double>{HUGE_VAL})));
   expect_error([&] { read_vectors(inf, 1, "vectors"); }, {inf, "row 0, column 0", "not finite"});
 }
 
@@ -362,7 +344,7 @@ TEST(Features, BuildFeaturesFillsItemAndUserSides) {
   o.attributes = true;
   o.numeric = "bucket";
   o.numeric_dim = 2;
-  o.vector_file = dir.file("vec.txt", "1 2\n3 4\n5 6\n");
+  o.vector_file = dir.write("vec.txt", "1 2\n3 4\n5 6\n");
   build_features(d, o);
   d.validate();
   std::vector<std::string> item_names, user_names;
@@ -401,6 +383,6 @@ TEST(Features, BuildFeaturesErrors) {
   expect_error([&] { build_features(d, o); }, {"'log'", "expected none, bucket or sinusoidal"});
   TempDir dir("build-errors");
   o = {};
-  o.vector_file = dir.file("v.txt", "1\n2\n3\n");  // 3 rows for 2 items: row 0 is not in the file
+  o.vector_file = dir.write("v.txt", "1\n2\n3\n");  // 3 rows for 2 items: row 0 is not in the file
   expect_error([&] { build_features(d, o); }, {"3 rows, expected 2"});
 }
