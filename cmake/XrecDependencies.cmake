@@ -5,6 +5,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)  # SHA-256 (config hashes, plugin and data fingerprints)
 find_package(CURL REQUIRED)     # named datasets: downloads (http(s):// and file://)
 
 # LibTorch with CUDA sets TORCH_CUDA_LIBRARIES; plugins must match the host on this (descriptor check).

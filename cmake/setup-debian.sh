@@ -10,6 +10,7 @@ packages=(
   libboost-dev            # Boost.DLL (header-only)
   libyaml-cpp-dev libspdlog-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev    # named datasets: downloads
+  libssl-dev              # SHA-256 (OpenSSL uses the CPU's SHA instructions)
   libgtest-dev libgmock-dev
 )
 

@@ -7,101 +7,43 @@
 #include <cstring>
 #include <fstream>
 
+#include <openssl/evp.h>
+
 #include "xrec/api/errors.hpp"
 
 namespace xrec {
 namespace {
 
-// FIPS 180-4, section 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first
-// 64 primes.
-constexpr std::array<uint32_t, 64> kRound = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-// Streaming hasher: feed bytes in any chunking, then read the digest once.
+// OpenSSL's SHA-256 uses the CPU's SHA instructions where it has them: about 1.5 GB/s here against
+// 200 MB/s for a portable implementation, and hashing source files is most of a cached dataset load.
 class Sha256 {
  public:
-  void update(const unsigned char* data, size_t size) {
-    total_bytes_ += size;
-    while (size > 0) {
-      size_t take = std::min(size, block_.size() - fill_);
-      std::memcpy(block_.data() + fill_, data, take);
-      fill_ += take;
-      data += take;
-      size -= take;
-      if (fill_ == block_.size()) {
-        compress(block_.data());
-        fill_ = 0;
-      }
-    }
+  Sha256() : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) throw Error("sha256: OpenSSL initialisation failed");
   }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
 
+  void update(const unsigned char* data, size_t size) {
+    if (size > 0 && EVP_DigestUpdate(ctx_, data, size) != 1) throw Error("sha256: OpenSSL update failed");
+  }
   std::string hex_digest() {
-    // Padding: a 1 bit, zeros up to 56 bytes mod 64, then the message length in bits, big-endian.
-    const uint64_t bits = total_bytes_ * 8;
-    const unsigned char one = 0x80, zero = 0;
-    update(&one, 1);
-    while (fill_ != 56) update(&zero, 1);
-    unsigned char length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
-    update(length, 8);
-
-    static const char* digits = "0123456789abcdef";
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(ctx_, digest, &n) != 1) throw Error("sha256: OpenSSL finalisation failed");
+    static const char* kHex = "0123456789abcdef";
     std::string out;
-    out.reserve(64);
-    for (uint32_t word : state_)
-      for (int shift = 28; shift >= 0; shift -= 4) out.push_back(digits[(word >> shift) & 0xf]);
+    out.reserve(2 * n);
+    for (unsigned int k = 0; k < n; ++k) {
+      out += kHex[digest[k] >> 4];
+      out += kHex[digest[k] & 15];
+    }
     return out;
   }
 
  private:
-  void compress(const unsigned char* p) {
-    uint32_t w[64];
-    for (int i = 0; i < 16; ++i)
-      w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 |
-             uint32_t(p[4 * i + 3]);
-    for (int i = 16; i < 64; ++i) {
-      uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-    uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
-    for (int i = 0; i < 64; ++i) {
-      uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRound[i] + w[i];
-      uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      h = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + t2;
-    }
-    state_[0] += a;
-    state_[1] += b;
-    state_[2] += c;
-    state_[3] += d;
-    state_[4] += e;
-    state_[5] += f;
-    state_[6] += g;
-    state_[7] += h;
-  }
-
-  std::array<uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  std::array<unsigned char, 64> block_{};
-  size_t fill_ = 0;
-  uint64_t total_bytes_ = 0;
+  EVP_MD_CTX* ctx_;
 };
 
 }  // namespace
