@@ -702,7 +702,8 @@ TEST(ConfigSlots, CommonKeysAreCheckedLikeTheComponentsOwn) {
 
 TEST(ConfigSlots, ACommonKeyAComponentAlsoDeclaresIsAnError) {
   const ConfigSchema schema = named_schema({param::integer("min_count", 1, "Clashes with amazon_s3rec")});
-  const std::string msg = config_error([&] { Config::parse(kMinimal, "inline.yaml").resolve(test_registry(), schema); });
+  const std::string msg =
+      config_error([&] { Config::parse(kMinimal, "inline.yaml").resolve(test_registry(), schema); });
   EXPECT_EQ(msg,
             "inline.yaml:6:5: data.target.type: dataset 'amazon_s3rec' declares a parameter 'min_count', which "
             "is also a host key of every data.target section; the plugin must rename it");
@@ -726,7 +727,8 @@ TEST(ConfigSlots, PlainNamesExpandToTheirSection) {
   EXPECT_EQ(Config::parse(r.yaml).resolve(test_registry(), schema).yaml,
             r.yaml);
   // A name given on the command line works the same.
-  const ResolvedConfig o = Config::parse(kMinimal, "inline.yaml", {"data.target=books"}).resolve(test_registry(), schema);
+  const ResolvedConfig o =
+      Config::parse(kMinimal, "inline.yaml", {"data.target=books"}).resolve(test_registry(), schema);
   EXPECT_EQ(o.component("data.target")->params.str("name"), "Books");
 }
 

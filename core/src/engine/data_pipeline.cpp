@@ -70,7 +70,8 @@ const ParamSpecs& data_section_specs() {
               "projection); 0 = off")
           .at_least(0),
       boolean("attribute_features", false, "An item (and user) feature: multi-hot of every categorical field"),
-      string("numeric_features", "none", "Encoding of every numeric side field as a feature: none, bucket or sinusoidal")
+      string("numeric_features", "none",
+             "Encoding of every numeric side field as a feature: none, bucket or sinusoidal")
           .one_of({"none", "bucket", "sinusoidal"}),
       integer("numeric_dim", 16, "Buckets, or sinusoid dimensions, per numeric field").at_least(1),
       string("vector_file", "",

@@ -69,7 +69,8 @@ ConfigSchema build() {
       real_list("ratios", {0.8, 0.1, 0.1},
                 "ratio: train, valid and test shares of each user's interactions in time order (normalised)")
           .range(0, 1),
-      integer("valid_time", 0, "time: interactions at or after this timestamp (and before test_time) are validation cases"),
+      integer("valid_time", 0,
+              "time: interactions at or after this timestamp (and before test_time) are validation cases"),
       integer("test_time", 0, "time: interactions at or after this timestamp are test cases"),
   };
   // Every data section takes the host's data keys, and may be given as a catalog name (`data.target: beauty`).
