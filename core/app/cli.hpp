@@ -30,6 +30,7 @@ std::string db_path(const Args& args);
 int cmd_run(const std::vector<std::string>& argv);
 int cmd_runs(const std::vector<std::string>& argv);
 int cmd_query(const std::vector<std::string>& argv);
+int cmd_compare(const std::vector<std::string>& argv);
 int cmd_plugins(const std::vector<std::string>& argv);
 int cmd_data(const std::vector<std::string>& argv);
 

@@ -18,6 +18,7 @@ commands:
   run CONFIG [key=value ...]   train and evaluate one experiment, recorded in the store
   runs                         list recorded runs
   query "SQL"                  query the store (read-only unless --write)
+  compare RUN_A RUN_B          paired significance test of two runs (per-case ranks)
   plugins list|inspect NAME    show loaded plugins and their components' parameters
   data stats|convert CONFIG    per-domain statistics; write the data as RecBole atomic files
   version                      versions and build facts
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     if (command == "run") return xrec::cli::cmd_run(args);
     if (command == "runs") return xrec::cli::cmd_runs(args);
     if (command == "query") return xrec::cli::cmd_query(args);
+    if (command == "compare") return xrec::cli::cmd_compare(args);
     if (command == "plugins") return xrec::cli::cmd_plugins(args);
     if (command == "data") return xrec::cli::cmd_data(args);
     if (command == "version" || command == "--version") {

@@ -165,3 +165,20 @@ SELECT r.id,
        r.config_hash,
        r.error
 FROM runs AS r;
+
+-- @migration 2: per-case ranks of reported evaluations, for paired significance tests (xrec compare)
+-- One row per evaluation case of each evaluation a method reported (not the per-epoch validation):
+-- the target's 0-based rank among `candidates` items (target included). Every ranking metric of a case
+-- follows from (rank, candidates), so hr@K, ndcg@K, mrr, auc per user are SQL expressions over this
+-- table (docs/sql.md). Two runs on the same data have the same (split, case_index, user, target).
+CREATE TABLE case_ranks (
+  run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  stage      TEXT NOT NULL,
+  split      TEXT NOT NULL CHECK (split <> ''),
+  case_index INTEGER NOT NULL CHECK (case_index >= 0),
+  user       INTEGER NOT NULL,
+  target     INTEGER NOT NULL,
+  rank       INTEGER NOT NULL CHECK (rank >= 0),
+  candidates INTEGER NOT NULL CHECK (candidates > rank),
+  PRIMARY KEY (run_id, stage, split, case_index)
+) WITHOUT ROWID;

@@ -511,6 +511,69 @@ void Store::log_final(int64_t run, const std::string& split, const std::string& 
   });
 }
 
+void Store::log_case_ranks(int64_t run, const std::string& stage, const std::string& split,
+                           const std::vector<CaseRank>& cases) {
+  check_names("log_case_ranks", run, split, "case_ranks");
+  auto fail = [&](const std::string& what) {
+    fail_sqlite("log_case_ranks(run " + std::to_string(run) + ", " + stage + " " + split + "): " + what);
+  };
+  Transaction tx(db_, fail);
+  sqlite3_stmt* del = statement("DELETE FROM case_ranks WHERE run_id = ? AND stage = ? AND split = ?");
+  {
+    Reset reset{del};
+    sqlite3_bind_int64(del, 1, run);
+    bind_text(del, 2, stage);
+    bind_text(del, 3, split);
+    if (sqlite3_step(del) != SQLITE_DONE) fail("deleting earlier rows");
+  }
+  sqlite3_stmt* ins = statement(
+      "INSERT INTO case_ranks (run_id, stage, split, case_index, user, target, rank, candidates)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Reset reset{ins};
+    sqlite3_bind_int64(ins, 1, run);
+    bind_text(ins, 2, stage);
+    bind_text(ins, 3, split);
+    sqlite3_bind_int64(ins, 4, static_cast<int64_t>(i));
+    sqlite3_bind_int64(ins, 5, cases[i].user);
+    sqlite3_bind_int64(ins, 6, cases[i].target);
+    sqlite3_bind_int64(ins, 7, cases[i].rank);
+    sqlite3_bind_int64(ins, 8, cases[i].candidates);
+    if (sqlite3_step(ins) != SQLITE_DONE) fail("writing case " + std::to_string(i));
+  }
+  tx.commit(fail);
+}
+
+std::vector<CaseRank> Store::case_ranks(int64_t run, const std::string& stage, const std::string& split) {
+  sqlite3_stmt* s = statement(
+      "SELECT user, target, rank, candidates FROM case_ranks WHERE run_id = ? AND stage = ? AND split = ?"
+      " ORDER BY case_index");
+  Reset reset{s};
+  sqlite3_bind_int64(s, 1, run);
+  bind_text(s, 2, stage);
+  bind_text(s, 3, split);
+  std::vector<CaseRank> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    out.push_back({sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                   sqlite3_column_int64(s, 3)});
+  if (rc != SQLITE_DONE) fail_sqlite("reading case ranks of run " + std::to_string(run));
+  return out;
+}
+
+std::vector<std::string> Store::case_rank_stages(int64_t run, const std::string& split) {
+  sqlite3_stmt* s = statement("SELECT DISTINCT stage FROM case_ranks WHERE run_id = ? AND split = ? ORDER BY stage");
+  Reset reset{s};
+  sqlite3_bind_int64(s, 1, run);
+  bind_text(s, 2, split);
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+  if (rc != SQLITE_DONE) fail_sqlite("reading case-rank stages of run " + std::to_string(run));
+  return out;
+}
+
 void Store::add_plugin(int64_t run, const std::string& name, const std::string& version,
                        const std::string& path, const std::string& sha256) {
   auto fail = [&](const std::string& what) {

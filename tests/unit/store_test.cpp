@@ -119,7 +119,8 @@ TEST_F(StoreTest, CreatesParentFoldersAndTheCurrentSchema) {
   EXPECT_EQ(*store.query("PRAGMA journal_mode", /*read_only=*/false).rows.at(0).at(0), "wal");
   EXPECT_GT(store.query("PRAGMA table_info(runs)").rows.size(), 20u);
   EXPECT_EQ(*scalar(store, "PRAGMA foreign_keys"), "1");
-  for (const char* table : {"sweeps", "runs", "params", "metrics", "final_metrics", "plugins", "artifacts"})
+  for (const char* table :
+       {"sweeps", "runs", "params", "metrics", "final_metrics", "plugins", "artifacts", "case_ranks"})
     EXPECT_EQ(
         count(store, std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") +
                          table + "'"),
@@ -375,6 +376,33 @@ TEST_F(StoreTest, FinalMetricsPluginsAndArtifactsUpsert) {
   store.query("DELETE FROM runs", /*read_only=*/false);
   for (const char* t : {"params", "metrics", "final_metrics", "plugins", "artifacts"})
     EXPECT_EQ(count(store, std::string("SELECT count(*) FROM ") + t), 0) << t;
+}
+
+TEST_F(StoreTest, CaseRanksAreReplacedPerStageAndSplit) {
+  Store store(db_);
+  const int64_t run = store.begin_run(sample_run(), {});
+  store.log_case_ranks(run, "", "test", {{7, 3, 0, 100}, {8, 4, 12, 100}, {9, 1, 99, 100}});
+  store.log_case_ranks(run, "", "valid", {{7, 2, 5, 101}});
+  store.log_case_ranks(run, "pretrain", "test", {{7, 3, 1, 50}});
+  auto rows = store.case_ranks(run, "", "test");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].user, 8);
+  EXPECT_EQ(rows[1].target, 4);
+  EXPECT_EQ(rows[1].rank, 12);
+  EXPECT_EQ(rows[1].candidates, 100);
+  EXPECT_EQ(store.case_rank_stages(run, "test"), (std::vector<std::string>{"", "pretrain"}));
+  // Logging (run, stage, split) again replaces its rows and leaves the others.
+  store.log_case_ranks(run, "", "test", {{1, 1, 0, 10}});
+  EXPECT_EQ(store.case_ranks(run, "", "test").size(), 1u);
+  EXPECT_EQ(store.case_ranks(run, "", "valid").size(), 1u);
+  EXPECT_TRUE(store.case_ranks(run, "", "nothing").empty());
+  // A rank outside its candidates violates the table's CHECK: nothing of that call is kept.
+  EXPECT_THROW(store.log_case_ranks(run, "", "test", {{1, 1, 0, 10}, {2, 2, 10, 10}}), Error);
+  EXPECT_EQ(store.case_ranks(run, "", "test").size(), 1u);
+  // Per-user metrics are plain SQL over the table.
+  EXPECT_EQ(*scalar(store, "SELECT sum(rank < 10) FROM case_ranks WHERE run_id = " + std::to_string(run) +
+                               " AND split = 'test'"),
+            "1");
 }
 
 TEST_F(StoreTest, FinishRunClosesOnceWithAnEndTime) {

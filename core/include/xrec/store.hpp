@@ -29,6 +29,13 @@ struct RunInfo {
   int64_t pid = 0;  // the process that runs it; 0 = this process (reconcile_stale_runs checks it)
 };
 
+// One evaluated case of a reported evaluation (table case_ranks).
+struct CaseRank {
+  int64_t user = 0, target = 0;
+  int64_t rank = 0;        // 0-based rank of the target
+  int64_t candidates = 0;  // items ranked, target included
+};
+
 enum class RunStatus { Running, Finished, Failed, Interrupted };
 const char* to_string(RunStatus s);
 
@@ -72,6 +79,13 @@ class Store {
   void log_metric(int64_t run, const std::string& stage, const std::string& split, const std::string& key,
                   int64_t step, double value);
   void log_final(int64_t run, const std::string& split, const std::string& key, double value);
+  // Replaces the case ranks of (run, stage, split) by `cases` (case_index = position), in one transaction.
+  void log_case_ranks(int64_t run, const std::string& stage, const std::string& split,
+                      const std::vector<CaseRank>& cases);
+  // The stored case ranks of (run, stage, split) in case order; empty when there are none.
+  std::vector<CaseRank> case_ranks(int64_t run, const std::string& stage, const std::string& split);
+  // Stages of `run` that have case ranks for `split`, sorted.
+  std::vector<std::string> case_rank_stages(int64_t run, const std::string& split);
   void add_plugin(int64_t run, const std::string& name, const std::string& version, const std::string& path,
                   const std::string& sha256);
   void add_artifact(int64_t run, const std::string& kind, const std::string& path, int64_t bytes);

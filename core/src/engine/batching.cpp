@@ -20,23 +20,29 @@ TrainBatches::TrainBatches(const Task& task, const BatchOptions& options, uint64
     }
   }
   if (rows_.empty()) throw InputError("domain '" + task.name + "' has no training sequence with two or more items");
-  order_.resize(rows_.size());
+  for (size_t r = 0; r < rows_.size(); ++r) {
+    const auto n = static_cast<int64_t>(task.train[static_cast<size_t>(rows_[r])].size());
+    if (!o_.prefixes) samples_.push_back({static_cast<int64_t>(r), n - 1});
+    else
+      for (int64_t end = 1; end < n; ++end) samples_.push_back({static_cast<int64_t>(r), end});
+  }
+  order_.resize(samples_.size());
   std::iota(order_.begin(), order_.end(), 0);
 }
 
 int64_t TrainBatches::num_batches() const {
-  return (num_sequences() + o_.batch_size - 1) / o_.batch_size;
+  return (num_samples() + o_.batch_size - 1) / o_.batch_size;
 }
 
 void TrainBatches::shuffle() { std::shuffle(order_.begin(), order_.end(), rng_); }
 
 Batch TrainBatches::get(int64_t b) {
-  const int64_t lo = b * o_.batch_size, hi = std::min<int64_t>(lo + o_.batch_size, num_sequences());
+  const int64_t lo = b * o_.batch_size, hi = std::min<int64_t>(lo + o_.batch_size, num_samples());
   return make(std::vector<int64_t>(order_.begin() + lo, order_.begin() + hi));
 }
 
 Batch TrainBatches::sample(int64_t size) {
-  std::uniform_int_distribution<int64_t> pick(0, num_sequences() - 1);
+  std::uniform_int_distribution<int64_t> pick(0, num_samples() - 1);
   std::vector<int64_t> idx(static_cast<size_t>(size));
   for (auto& i : idx) i = pick(rng_);
   return make(idx);
@@ -45,8 +51,7 @@ Batch TrainBatches::sample(int64_t size) {
 Batch TrainBatches::make(const std::vector<int64_t>& idx) {
   // Columns that would be padding in every row are dropped: right alignment keeps positions consistent.
   int64_t longest = 1;
-  for (int64_t i : idx)
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(task_.train[static_cast<size_t>(rows_[static_cast<size_t>(i)])].size()) - 1);
+  for (int64_t i : idx) longest = std::max(longest, samples_[static_cast<size_t>(i)].end);
   const int64_t B = static_cast<int64_t>(idx.size()), L = std::min(o_.max_len, longest), N = o_.negatives;
   Batch batch;
   batch.inputs = torch::zeros({B, L}, torch::kLong);
@@ -60,15 +65,16 @@ Batch TrainBatches::make(const std::vector<int64_t>& idx) {
   }
   std::uniform_int_distribution<int64_t> item(1, task_.num_items());
   for (int64_t b = 0; b < B; ++b) {
-    const auto& s = task_.train[static_cast<size_t>(rows_[static_cast<size_t>(idx[static_cast<size_t>(b)])])];
-    const int64_t n = static_cast<int64_t>(s.size()) - 1;  // number of (input, target) pairs
-    const int64_t take = std::min(n, L);
+    const Sample& smp = samples_[static_cast<size_t>(idx[static_cast<size_t>(b)])];
+    const auto& s = task_.train[static_cast<size_t>(rows_[static_cast<size_t>(smp.row)])];
+    const int64_t take = std::min(smp.end, L);  // (input, target) pairs in this row
     for (int64_t k = 0; k < take; ++k) {
-      const int64_t pos = L - take + k, src = n - take + k;
+      const int64_t pos = L - take + k, src = smp.end - take + k;
       in[b][pos] = s[static_cast<size_t>(src)];
+      if (o_.prefixes && k + 1 < take) continue;  // prefix samples: a target at the last position only
       tg[b][pos] = s[static_cast<size_t>(src + 1)];
       if (N > 0) {
-        const auto& seen = seen_[static_cast<size_t>(idx[static_cast<size_t>(b)])];
+        const auto& seen = seen_[static_cast<size_t>(smp.row)];
         for (int64_t j = 0; j < N; ++j) {
           int64_t x;
           // Rejection sampling: items the user interacted with are not negatives (as in SASRec).

@@ -10,7 +10,7 @@
 
 namespace xrec::engine {
 
-std::vector<int64_t> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
+std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
                                        const std::string& protocol) {
   const int64_t B = scores.size(0), I1 = scores.size(1);
   scores = scores.to(torch::kCPU, torch::kFloat).contiguous();
@@ -51,13 +51,16 @@ std::vector<int64_t> ranks_from_scores(torch::Tensor scores, const std::vector<c
   auto greater = cand_scores.gt(target_scores).sum(1);
   auto tied_before = cand_scores.eq(target_scores).logical_and(cand_ids.lt(targets.unsqueeze(1))).sum(1);
   auto ranks = (greater + tied_before).contiguous();
+  auto candidates = cand_scores.ne(neg_inf).sum(1).contiguous();  // masked items and missing negatives excluded
+  if (protocol == "sampled") candidates += 1;                       // the target joins its negatives
   auto r = ranks.accessor<int64_t, 1>();
-  std::vector<int64_t> out(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b) out[static_cast<size_t>(b)] = r[b];
+  auto n = candidates.accessor<int64_t, 1>();
+  std::vector<Ranking> out(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) out[static_cast<size_t>(b)] = {r[b], n[b]};
   return out;
 }
 
-std::vector<int64_t> rank_targets(const std::vector<EvalCase>& cases, const ScoreFn& score,
+std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const ScoreFn& score,
                                   const EvalOptions& options) {
   torch::NoGradGuard no_grad;
   // Batches of similar history length are narrow (little padding to encode); ranks go back in case order.
@@ -65,7 +68,7 @@ std::vector<int64_t> rank_targets(const std::vector<EvalCase>& cases, const Scor
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return cases[a].history.size() < cases[b].history.size(); });
-  std::vector<int64_t> ranks(cases.size());
+  std::vector<Ranking> ranks(cases.size());
   for (size_t lo = 0; lo < cases.size(); lo += static_cast<size_t>(options.batch_size)) {
     const size_t hi = std::min(cases.size(), lo + static_cast<size_t>(options.batch_size));
     std::vector<const EvalCase*> batch;

@@ -118,8 +118,22 @@ class RunContext : public TransferContext {
 
   MetricMap evaluate(SequenceModel& model, int64_t domain, const Task& task, Split split,
                      const std::string& stage) override {
-    MetricMap m = score_cases(model, domain, split == Split::Valid ? task.valid : task.test);
-    for (auto& [k, v] : m) store_.log_metric(run_, stage, to_string(split), k, 0, v);
+    const auto& cases = split == Split::Valid ? task.valid : task.test;
+    model.eval();
+    return report(cases, rank_targets(cases, model_scores(model, domain), eval_options(model.backbone().max_len())),
+                  stage, to_string(split));
+  }
+
+  // Records a reported evaluation: its metrics, and the rank of every case when eval.save_ranks is on.
+  MetricMap report(const std::vector<EvalCase>& cases, const std::vector<Ranking>& ranks, const std::string& stage,
+                   const std::string& split) {
+    MetricMap m = ranking_metrics(ranks, eval_.int_list("ks"));
+    for (auto& [k, v] : m) store_.log_metric(run_, stage, split, k, 0, v);
+    if (eval_.flag("save_ranks")) {
+      std::vector<CaseRank> rows(cases.size());
+      for (size_t i = 0; i < cases.size(); ++i) rows[i] = {cases[i].user, cases[i].target, ranks[i].rank, ranks[i].candidates};
+      store_.log_case_ranks(run_, stage, split, rows);
+    }
     return m;
   }
 
@@ -154,12 +168,15 @@ class RunContext : public TransferContext {
     return c;
   }
 
-  MetricMap score_cases(SequenceModel& model, int64_t domain, const std::vector<EvalCase>& cases) {
-    model.eval();
-    ScoreFn score = [&](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
+  ScoreFn model_scores(SequenceModel& model, int64_t domain) {
+    return [&model, domain, this](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
       return model.score_next(domain, inputs.to(device_));
     };
-    return evaluate_cases(cases, score, eval_options(model.backbone().max_len()));
+  }
+
+  MetricMap score_cases(SequenceModel& model, int64_t domain, const std::vector<EvalCase>& cases) {
+    model.eval();
+    return evaluate_cases(cases, model_scores(model, domain), eval_options(model.backbone().max_len()));
   }
 
   // One batcher per task, created on first use; batch shapes follow the backbone of the models made here.
@@ -171,6 +188,7 @@ class RunContext : public TransferContext {
       o.max_len = max_len_;
       o.batch_size = train_.integer("batch_size");
       o.negatives = train_.str("loss") == "bce" ? train_.integer("negatives") : 0;
+      o.prefixes = train_.str("samples") == "prefix";
       const uint64_t seed = plugin_.seed * 7919 + batchers_.size() + 1;
       it = batchers_.emplace(&task, std::make_unique<TrainBatches>(task, o, seed)).first;
     }
@@ -213,9 +231,7 @@ void print_results(const TransferResult& r, const std::string& select_metric) {
 void check_select_metric(const ResolvedConfig& c) {
   const std::string m = c.section("train").str("select_metric");
   const auto& ks = c.section("eval").int_list("ks");
-  std::vector<std::string> computed{"mrr"};
-  for (int64_t k : ks)
-    for (const char* name : {"hr", "ndcg", "mrr"}) computed.push_back(std::string(name) + "@" + std::to_string(k));
+  const std::vector<std::string> computed = ranking_metric_names(ks);
   if (std::find(computed.begin(), computed.end(), m) != computed.end()) return;
   std::string list;
   for (auto& x : computed) list += (list.empty() ? "" : ", ") + x;
@@ -352,8 +368,9 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
         return baseline->score(h);
       };
       auto opts = context.eval_options(1 << 20);
-      out.result.valid = evaluate_cases(context.target().valid, score, opts);
-      out.result.test = evaluate_cases(context.target().test, score, opts);
+      const Task& target = context.target();
+      out.result.valid = context.report(target.valid, rank_targets(target.valid, score, opts), "", "valid");
+      out.result.test = context.report(target.test, rank_targets(target.test, score, opts), "", "test");
     } else {
       const ComponentConfig* tc = resolved.component("transfer");
       auto ctx = pctx;

@@ -44,6 +44,10 @@ ConfigSchema build() {
       string("loss", "ce", "ce: full softmax over all items; bce: binary CE with sampled negatives (original SASRec)")
           .one_of({"ce", "bce"}),
       integer("negatives", 1, "Sampled negatives per position for the bce loss").at_least(1),
+      string("samples", "sequence",
+             "sequence: one sample per training sequence, a target at every position (SASRec, S3-Rec); prefix: "
+             "one sample per item, predicted from the max_len items before it (RecBole's augmentation)")
+          .one_of({"sequence", "prefix"}),
       integer("patience", 10, "Stop after this many evaluations without a better validation metric").at_least(1),
       integer("eval_every", 1, "Validate every N epochs").at_least(1),
       string("select_metric", "ndcg@10", "Validation metric that picks the best epoch (e.g. ndcg@10, hr@10, mrr)"),
@@ -51,13 +55,15 @@ ConfigSchema build() {
   s.sections["eval"] = {
       string("protocol", "full", "full: rank all items (history masked); sampled: rank the target among negatives")
           .one_of({"full", "sampled"}),
-      int_list("ks", {5, 10, 20}, "Cut-offs for hr@K, ndcg@K and mrr@K").range(1, 1e9),
+      int_list("ks", {5, 10, 20}, "Cut-offs K of hr@K (= recall@K), precision@K, ndcg@K and mrr@K").range(1, 1e9),
       integer("negatives", 99, "Negatives per case for the sampled protocol").at_least(1),
       string("sampler", "uniform",
              "Negatives for the sampled protocol: uniform over items the user never saw, popularity-weighted, or "
              "file (the dataset's fixed negatives, e.g. LastFM_sample.txt)")
           .one_of({"uniform", "popularity", "file"}),
       integer("batch_size", 1024, "Users scored per evaluation batch (bounds memory)").at_least(1),
+      boolean("save_ranks", true,
+              "Store every case's rank for the evaluations a method reports (table case_ranks; `xrec compare`)"),
   };
   s.sections["split"] = {
       string("method", "leave_one_out",

@@ -47,21 +47,58 @@ torch::Tensor HostSequenceModel::encode(int64_t domain, const torch::Tensor& inp
   return encode_with(item_vectors(domain, w), inputs, w);
 }
 
+namespace {
+// A masked-item (Cloze) training view of a next-item batch. The whole sequence is the inputs plus the last
+// target (right-aligned, capped at max_len); each real item is masked with probability p, and a row where
+// nothing was drawn gets its newest item masked (the position inference asks about).
+struct ClozeView {
+  torch::Tensor sequence;  // [B, L] item ids, 0 = padding
+  torch::Tensor masked;    // [B, L] bool
+};
+
+ClozeView cloze_view(const Batch& batch, int64_t max_len, double p) {
+  auto seq = torch::cat({batch.inputs, batch.targets.slice(1, batch.targets.size(1) - 1)}, 1);
+  if (seq.size(1) > max_len) seq = seq.slice(1, seq.size(1) - max_len);
+  auto real = seq.gt(0);
+  auto masked = torch::rand(seq.sizes(), torch::TensorOptions().device(seq.device())).lt(p).logical_and(real);
+  auto force = torch::zeros_like(masked);
+  const int64_t last = seq.size(1) - 1;
+  force.select(1, last).copy_(masked.any(1).logical_not().logical_and(real.select(1, last)));
+  return {seq, masked.logical_or(force)};
+}
+}  // namespace
+
+bool HostSequenceModel::cloze() const { return backbone_->objective() == Objective::Cloze; }
+
 torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& batch, const FastWeights& w) {
   auto [items, aux] = items_and_aux(domain, w);
-  auto states = encode_with(items, batch.inputs, w);
-  auto mask = batch.targets.gt(0);
-  auto h = states.index({mask});              // [P, D]: only positions with a target
-  auto targets = batch.targets.index({mask});  // [P]
+  torch::Tensor h, targets, negatives;  // h: [P, D] states that predict targets: [P]
+  if (cloze()) {
+    ClozeView v = cloze_view(batch, backbone_->max_len(), backbone_->mask_prob());
+    auto emb = torch::embedding(items, v.sequence, /*padding_idx=*/0);
+    emb = torch::where(v.masked.unsqueeze(-1), backbone_->mask_vector(w).to(emb.dtype()), emb);
+    auto states = backbone_->forward(emb, v.sequence.eq(0), w);
+    h = states.index({v.masked});
+    targets = v.sequence.index({v.masked});
+    if (batch.negatives.defined())  // positions differ from the next-item batch: draw fresh uniform negatives
+      negatives = torch::randint(1, items.size(0), {targets.size(0), batch.negatives.size(2)},
+                                 torch::TensorOptions().dtype(torch::kLong).device(targets.device()));
+  } else {
+    auto states = encode_with(items, batch.inputs, w);
+    auto mask = batch.targets.gt(0);
+    h = states.index({mask});              // only positions with a target
+    targets = batch.targets.index({mask});
+    if (batch.negatives.defined()) negatives = batch.negatives.index({mask});
+  }
   torch::Tensor loss;
   if (loss_ == LossKind::CrossEntropy) {
     // Full softmax over real items only: column j of the logits is item j + 1 (padding never predicted).
     auto logits = torch::matmul(h, items.slice(0, 1).t());  // [P, I]
     loss = torch::nn::functional::cross_entropy(logits, targets - 1);
   } else {
-    if (!batch.negatives.defined()) throw Error("bce loss needs sampled negatives in the batch");
-    auto pos = (h * items.index({targets})).sum(-1);                               // [P]
-    auto neg = (h.unsqueeze(1) * items.index({batch.negatives.index({mask})})).sum(-1);  // [P, N]
+    if (!negatives.defined()) throw Error("bce loss needs sampled negatives in the batch");
+    auto pos = (h * items.index({targets})).sum(-1);                  // [P]
+    auto neg = (h.unsqueeze(1) * items.index({negatives})).sum(-1);  // [P, N]
     loss = torch::nn::functional::softplus(-pos).mean() + torch::nn::functional::softplus(neg).sum(-1).mean();
   }
   return aux.defined() ? loss + aux : loss;
@@ -69,8 +106,20 @@ torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& batch, const 
 
 torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor& inputs) {
   auto items = item_vectors(domain);
-  auto states = encode_with(items, inputs, FastWeights());
-  auto last = states.select(1, states.size(1) - 1);  // right-aligned: the last position is the newest item
+  torch::Tensor states;
+  if (cloze()) {
+    // Ask for the item after the history: one masked position appended (the oldest item drops at max_len).
+    auto seq = torch::cat({inputs, torch::zeros({inputs.size(0), 1}, inputs.options())}, 1);
+    if (seq.size(1) > backbone_->max_len()) seq = seq.slice(1, seq.size(1) - backbone_->max_len());
+    auto emb = torch::embedding(items, seq.slice(1, 0, seq.size(1) - 1), /*padding_idx=*/0);
+    auto mask = backbone_->mask_vector().to(emb.dtype()).expand({seq.size(0), 1, emb.size(2)});
+    auto padding = seq.eq(0);
+    padding.select(1, seq.size(1) - 1).fill_(false);
+    states = backbone_->forward(torch::cat({emb, mask}, 1), padding, FastWeights());
+  } else {
+    states = encode_with(items, inputs, FastWeights());
+  }
+  auto last = states.select(1, states.size(1) - 1);  // right-aligned: the last position is the newest
   return torch::matmul(last, items.t());
 }
 

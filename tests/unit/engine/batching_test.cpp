@@ -32,7 +32,7 @@ TEST(Batching, NextItemTargetsRightAligned) {
   o.max_len = 3;
   o.batch_size = 8;
   TrainBatches batches(t, o, 1);
-  EXPECT_EQ(batches.num_sequences(), 2);  // the single-item sequence has no target
+  EXPECT_EQ(batches.num_samples(), 2);  // the single-item sequence has no target
   EXPECT_EQ(batches.num_batches(), 1);
   Batch b = batches.get(0);  // unshuffled: original order
   EXPECT_EQ(row(b.inputs, 0), (std::vector<int64_t>{2, 3, 4}));
@@ -40,6 +40,31 @@ TEST(Batching, NextItemTargetsRightAligned) {
   EXPECT_EQ(row(b.inputs, 1), (std::vector<int64_t>{0, 0, 6}));
   EXPECT_EQ(row(b.targets, 1), (std::vector<int64_t>{0, 0, 7}));
   EXPECT_FALSE(b.negatives.defined());
+}
+
+TEST(Batching, PrefixSamplesCoverEveryTransitionWithItsContext) {
+  DomainData d;
+  d.name = "toy";
+  d.num_items = 9;
+  d.sequences = {{1, 2, 3, 4, 5}, {6, 7}, {8}};
+  Task t = task_of(d);
+  BatchOptions o;
+  o.max_len = 3;
+  o.batch_size = 16;
+  o.prefixes = true;
+  TrainBatches batches(t, o, 1);
+  EXPECT_EQ(batches.num_samples(), 5);  // 4 transitions of the first sequence, 1 of the second
+  Batch b = batches.get(0);              // unshuffled: sequence order, then target position
+  ASSERT_EQ(b.inputs.size(1), 3);
+  EXPECT_EQ(row(b.inputs, 0), (std::vector<int64_t>{0, 0, 1}));
+  EXPECT_EQ(row(b.targets, 0), (std::vector<int64_t>{0, 0, 2}));
+  EXPECT_EQ(row(b.inputs, 2), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(row(b.targets, 2), (std::vector<int64_t>{0, 0, 4}));
+  EXPECT_EQ(row(b.inputs, 3), (std::vector<int64_t>{2, 3, 4}));  // the last max_len items before the target
+  EXPECT_EQ(row(b.targets, 3), (std::vector<int64_t>{0, 0, 5}));
+  EXPECT_EQ(row(b.inputs, 4), (std::vector<int64_t>{0, 0, 6}));
+  EXPECT_EQ(row(b.targets, 4), (std::vector<int64_t>{0, 0, 7}));
+  EXPECT_EQ(b.targets.gt(0).sum().item<int64_t>(), 5);  // one target per sample
 }
 
 TEST(Batching, NegativesAreItemsTheUserNeverSaw) {

@@ -21,31 +21,37 @@ TEST(Evaluator, FullRankingMasksHistoryAndPadding) {
   auto scores = torch::tensor({{9.0f, 0.5f, 8.0f, 0.7f, 0.1f, 0.6f}});
   EvalCase c = make_case({2}, 3);
   auto r = ranks_from_scores(scores.clone(), {&c}, "full");
-  EXPECT_EQ(r[0], 0);  // 0.7 beats the unmasked 0.5, 0.1, 0.6
+  EXPECT_EQ(r[0].rank, 0);  // 0.7 beats the unmasked 0.5, 0.1, 0.6
+  EXPECT_EQ(r[0].candidates, 4);  // items 1, 3, 4, 5
   EvalCase d = make_case({}, 5);
   r = ranks_from_scores(scores.clone(), {&d}, "full");
-  EXPECT_EQ(r[0], 2);  // 8.0 and 0.7 are above 0.6
+  EXPECT_EQ(r[0].rank, 2);  // 8.0 and 0.7 are above 0.6
+  EXPECT_EQ(r[0].candidates, 5);
 }
 
 TEST(Evaluator, RepeatedTargetKeepsItsScore) {
   auto scores = torch::tensor({{0.0f, 0.9f, 0.2f, 0.1f}});
   EvalCase c = make_case({1, 2}, 1);  // target 1 was seen before: not masked
-  EXPECT_EQ(ranks_from_scores(scores, {&c}, "full")[0], 0);
+  auto r = ranks_from_scores(scores, {&c}, "full");
+  EXPECT_EQ(r[0].rank, 0);
+  EXPECT_EQ(r[0].candidates, 2);  // item 2 masked
 }
 
 TEST(Evaluator, TiesAreBrokenByItemId) {
   auto scores = torch::zeros({1, 6});
   EvalCase low = make_case({}, 1), high = make_case({}, 5);
-  EXPECT_EQ(ranks_from_scores(scores.clone(), {&low}, "full")[0], 0);
-  EXPECT_EQ(ranks_from_scores(scores.clone(), {&high}, "full")[0], 4);
+  EXPECT_EQ(ranks_from_scores(scores.clone(), {&low}, "full")[0].rank, 0);
+  EXPECT_EQ(ranks_from_scores(scores.clone(), {&high}, "full")[0].rank, 4);
 }
 
 TEST(Evaluator, SampledRanksAgainstNegativesOnly) {
   auto scores = torch::tensor({{0.0f, 0.3f, 0.9f, 0.8f, 0.1f, 0.2f}});
   EvalCase c = make_case({}, 1, {4, 5});  // 0.3 vs 0.1, 0.2: first; 0.9 and 0.8 are not candidates
-  EXPECT_EQ(ranks_from_scores(scores.clone(), {&c}, "sampled")[0], 0);
+  auto r = ranks_from_scores(scores.clone(), {&c}, "sampled");
+  EXPECT_EQ(r[0].rank, 0);
+  EXPECT_EQ(r[0].candidates, 3);
   EvalCase d = make_case({}, 4, {1, 2, 3});
-  EXPECT_EQ(ranks_from_scores(scores.clone(), {&d}, "sampled")[0], 3);
+  EXPECT_EQ(ranks_from_scores(scores.clone(), {&d}, "sampled")[0].rank, 3);
 }
 
 TEST(Evaluator, BatchedEvaluationMatchesOneBatch) {
@@ -59,7 +65,12 @@ TEST(Evaluator, BatchedEvaluationMatchesOneBatch) {
   EvalOptions big, small;
   big.batch_size = 100;
   small.batch_size = 4;
-  EXPECT_EQ(rank_targets(cases, score, big), rank_targets(cases, score, small));
+  auto a = rank_targets(cases, score, big), b = rank_targets(cases, score, small);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].rank, b[i].rank) << i;
+    EXPECT_EQ(a[i].candidates, b[i].candidates) << i;
+  }
   auto m = evaluate_cases(cases, score, small);
   EXPECT_GT(m.at("hr@10"), 0.0);
   EXPECT_LE(m.at("hr@10"), 1.0);

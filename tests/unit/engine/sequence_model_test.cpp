@@ -26,6 +26,32 @@ class MeanBackbone : public Backbone {
   int64_t d_;
 };
 
+// A minimal bidirectional Cloze backbone: every position's state = W · (mean of all non-padding vectors).
+class BagBackbone : public Backbone {
+ public:
+  BagBackbone(int64_t d, double p) : d_(d), p_(p) {
+    weight_ = register_parameter("weight", torch::eye(d) + 0.1 * torch::randn({d, d}));
+    mask_ = register_parameter("mask", torch::randn({d}));
+  }
+  int64_t hidden_size() const override { return d_; }
+  int64_t max_len() const override { return 4; }
+  Objective objective() const override { return Objective::Cloze; }
+  double mask_prob() const override { return p_; }
+  torch::Tensor mask_vector(const FastWeights& w) override { return w(mask_); }
+  torch::Tensor forward(const torch::Tensor& items, const torch::Tensor& padding, const FastWeights& w) override {
+    seen_items = items.detach().clone();
+    seen_padding = padding.clone();
+    auto keep = (~padding).unsqueeze(-1).to(items.dtype());
+    auto mean = (items * keep).sum(1, true) / keep.sum(1, true).clamp_min(1);
+    return torch::matmul(mean, w(weight_).t()).expand_as(items);
+  }
+  torch::Tensor weight_, mask_, seen_items, seen_padding;
+
+ private:
+  int64_t d_;
+  double p_;
+};
+
 Batch toy_batch() {
   Batch b;
   b.inputs = torch::tensor({{0, 1, 2, 3}, {0, 0, 4, 5}}, torch::kLong);
@@ -102,4 +128,53 @@ TEST(SequenceModel, FastWeightsGiveSecondOrderMetaGradients) {
   ASSERT_TRUE(second[0].defined());
   EXPECT_FALSE(torch::allclose(second[0], first[0], 1e-6, 1e-8));
   EXPECT_THROW(FastWeights::from(m, {phi[0]}), xrec::Error);
+}
+
+TEST(SequenceModel, ClozeScoringAppendsOneMaskedPositionAfterTheHistory) {
+  torch::manual_seed(4);
+  auto backbone = std::make_shared<BagBackbone>(3, 0.2);
+  HostSequenceModel m({6}, backbone, nullptr, LossKind::CrossEntropy);
+  // History 2, 3, 4, 5 fills max_len 4: the oldest item drops to make room for the mask.
+  auto scores = m.score_next(0, torch::tensor({{2, 3, 4, 5}, {0, 0, 1, 6}}, torch::kLong));
+  ASSERT_EQ(backbone->seen_items.sizes(), (std::vector<int64_t>{2, 4, 3}));
+  auto items = m.item_vectors(0);
+  EXPECT_TRUE(torch::allclose(backbone->seen_items[0][0], items[3]));
+  EXPECT_TRUE(torch::allclose(backbone->seen_items[0][3], backbone->mask_.detach()));
+  EXPECT_TRUE(torch::allclose(backbone->seen_items[1][3], backbone->mask_.detach()));
+  EXPECT_TRUE(torch::equal(backbone->seen_padding[1], torch::tensor({true, false, false, false})));
+  auto bag = (items[1] + items[6] + backbone->mask_).detach() / 3;
+  auto expected = torch::matmul(torch::matmul(bag, backbone->weight_.detach().t()), items.t());
+  EXPECT_TRUE(torch::allclose(scores[1], expected, 1e-5, 1e-6));
+}
+
+TEST(SequenceModel, ClozeLossPredictsMaskedItemsOfTheWholeSequence) {
+  torch::manual_seed(5);
+  Batch b;  // sequences 1 2 3 4 5 (cut to max_len 4: 2 3 4 5) and 4 5 1
+  b.inputs = torch::tensor({{1, 2, 3, 4}, {0, 0, 4, 5}}, torch::kLong);
+  b.targets = torch::tensor({{2, 3, 4, 5}, {0, 0, 5, 1}}, torch::kLong);
+  {
+    // p = 1: every real item is masked and predicted.
+    auto backbone = std::make_shared<BagBackbone>(3, 1.0);
+    HostSequenceModel m({5}, backbone, nullptr, LossKind::CrossEntropy);
+    auto loss = m.loss(0, b).item<double>();
+    auto items = m.item_vectors(0).detach();
+    auto mask = backbone->mask_.detach();
+    EXPECT_TRUE(torch::equal(backbone->seen_padding, torch::tensor({{false, false, false, false}, {true, false, false, false}})));
+    auto w = backbone->weight_.detach().t();
+    auto h0 = torch::matmul(mask, w), h1 = torch::matmul(mask, w);  // every input is the mask vector
+    auto logits = torch::matmul(torch::stack({h0, h0, h0, h0, h1, h1, h1}), items.slice(0, 1).t());
+    auto targets = torch::tensor({2, 3, 4, 5, 4, 5, 1}, torch::kLong) - 1;
+    EXPECT_NEAR(loss, torch::nn::functional::cross_entropy(logits, targets).item<double>(), 1e-5);
+  }
+  {
+    // p = 0: nothing is drawn, so each row's newest item is masked (the position inference asks about).
+    auto backbone = std::make_shared<BagBackbone>(3, 0.0);
+    HostSequenceModel m({5}, backbone, nullptr, LossKind::CrossEntropy);
+    m.loss(0, b);
+    auto items = m.item_vectors(0).detach();
+    EXPECT_TRUE(torch::allclose(backbone->seen_items[0][3], backbone->mask_.detach()));
+    EXPECT_TRUE(torch::allclose(backbone->seen_items[0][2], items[4]));
+    EXPECT_TRUE(torch::allclose(backbone->seen_items[1][1], items[4]));
+    EXPECT_TRUE(torch::allclose(backbone->seen_items[1][3], backbone->mask_.detach()));
+  }
 }

@@ -3,6 +3,7 @@
 // upstream (id embeddings, side-feature encoders, quantizers), so any backbone works with any of them.
 #include <torch/nn/module.h>
 
+#include "xrec/api/errors.hpp"
 #include "xrec/api/fast_weights.hpp"
 
 namespace xrec {
@@ -23,6 +24,15 @@ class Backbone : public torch::nn::Module {
   // Every parameter is read through w(param) so meta-learning strategies can swap in fast weights.
   virtual torch::Tensor forward(const torch::Tensor& items, const torch::Tensor& padding,
                                 const FastWeights& w = FastWeights()) = 0;
+
+  // Cloze backbones only. The host masks this share of the (non-padding) input positions in training and
+  // predicts the masked items; at inference it appends one masked position after the history and ranks
+  // items by the state there. The mask vector [D] is a parameter of the backbone, read through w.
+  virtual double mask_prob() const { return 0.0; }
+  virtual torch::Tensor mask_vector(const FastWeights& w = FastWeights()) {
+    (void)w;
+    throw Error("this backbone has no mask vector (only Cloze backbones have one)");
+  }
 };
 
 }  // namespace xrec

@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "xrec/api/context.hpp"
+#include "xrec/api/metrics.hpp"
 #include "xrec/api/model.hpp"
 #include "xrec/api/task.hpp"
 
 namespace xrec {
 
-using MetricMap = std::map<std::string, double>;  // "ndcg@10" -> 0.0412
 
 struct TrainResult {
   int64_t epochs_run = 0;

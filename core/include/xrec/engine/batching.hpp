@@ -1,7 +1,11 @@
 #pragma once
-// Training batches: each training sequence s gives input s[0..n-2] and targets s[1..n-1] (next item at
-// every position), the last max_len of them, right-aligned with padding 0 on the left. A batch is only as
-// wide as its longest row (at most max_len): right alignment keeps every item's position the same.
+// Training batches, right-aligned with padding 0 on the left. A batch is only as wide as its longest row
+// (at most max_len): right alignment keeps every item's position the same.
+//  - sequence samples (default; SASRec, S3-Rec): one sample per training sequence s, input s[0..n-2] and
+//    targets s[1..n-1] (next item at every position), the last max_len of them;
+//  - prefix samples (RecBole's data augmentation): one sample per item s[t], t >= 1, input the max_len
+//    items before it and a target at the last position only. Every transition of a long sequence is
+//    trained on, with its full context.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -18,29 +22,35 @@ struct BatchOptions {
   int64_t max_len = 50;
   int64_t batch_size = 256;
   int64_t negatives = 0;  // sampled negatives per position (bce loss); 0 = none
+  bool prefixes = false;  // prefix samples instead of sequence samples
 };
 
 class TrainBatches {
  public:
   TrainBatches(const Task& task, const BatchOptions& options, uint64_t seed);
 
-  int64_t num_sequences() const { return static_cast<int64_t>(rows_.size()); }
+  int64_t num_samples() const { return static_cast<int64_t>(samples_.size()); }
   int64_t num_batches() const;
-  // A new random order of the sequences (call once per epoch).
+  // A new random order of the samples (call once per epoch).
   void shuffle();
   // Batch b of the current order.
   Batch get(int64_t b);
-  // `size` sequences drawn at random (with replacement), for meta-learning loops.
+  // `size` samples drawn at random (with replacement), for meta-learning loops.
   Batch sample(int64_t size);
 
  private:
-  Batch make(const std::vector<int64_t>& rows);
+  struct Sample {
+    int64_t row;  // index into rows_
+    int64_t end;  // position of the last target in the sequence
+  };
+  Batch make(const std::vector<int64_t>& samples);
 
   const Task& task_;
   BatchOptions o_;
   std::mt19937_64 rng_;
   std::vector<int64_t> rows_;                 // indices into task_.train with at least 2 items
   std::vector<std::vector<int64_t>> seen_;    // sorted items of each training sequence (negative sampling)
+  std::vector<Sample> samples_;
   std::vector<int64_t> order_;
 };
 

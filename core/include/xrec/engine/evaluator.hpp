@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "xrec/api/metrics.hpp"
 #include "xrec/api/task.hpp"
 #include "xrec/api/transfer.hpp"
 
@@ -27,12 +28,12 @@ struct EvalOptions {
 using ScoreFn = std::function<torch::Tensor(const torch::Tensor& packed_histories,
                                             const std::vector<const EvalCase*>& cases)>;
 
-// 0-based rank of each case's target.
-std::vector<int64_t> rank_targets(const std::vector<EvalCase>& cases, const ScoreFn& score,
+// Rank of each case's target (and its number of candidates), in case order.
+std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const ScoreFn& score,
                                   const EvalOptions& options);
 
 // Rank of each row's target given full scores [B, I+1] (used by rank_targets; exposed for tests).
-std::vector<int64_t> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
+std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
                                        const std::string& protocol);
 
 MetricMap evaluate_cases(const std::vector<EvalCase>& cases, const ScoreFn& score, const EvalOptions& options);

@@ -31,6 +31,7 @@ class HostSequenceModel : public SequenceModel {
  private:
   // Item vectors and the quantizer's auxiliary loss (undefined without a quantizer).
   std::pair<torch::Tensor, torch::Tensor> items_and_aux(int64_t domain, const FastWeights& w);
+  bool cloze() const;  // the backbone is trained by masked-item prediction (BERT4Rec)
   torch::Tensor encode_with(const torch::Tensor& items, const torch::Tensor& inputs, const FastWeights& w);
 
   std::vector<int64_t> num_items_;

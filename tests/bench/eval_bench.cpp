@@ -1,0 +1,339 @@
+// xrec_bench_eval: users per second of the engine's full-ranking evaluation (engine::evaluate_cases with a
+// SASRec HostSequenceModel, every Beauty user's test case, batch 1024) against the bound of a bare
+// torch::matmul of the same [users, D] x [D, I+1] shapes plus topk(k=20), measured in the same run.
+//
+//   xrec_bench_eval --data Beauty.txt [--threads 2] [--repeat 3] [--batch 1024] [--seed 42] [--plugins DIR]
+//
+// Besides the engine and the bound it times, on the same cases: the engine's parts (pack_histories,
+// score_next, ranks_from_scores, in rank_targets' order), the engine under c10::InferenceMode, and two
+// candidates (same ranks, checked): a one-pass ranking that replaces ranks_from_scores' whole-tensor passes,
+// and a scorer whose last block only computes the last position.
+// The model is freshly initialised: speed does not depend on the weights. Medians of --repeat runs.
+#include <ATen/Parallel.h>
+
+#include <cstdlib>
+#include <limits>
+#include <numeric>
+
+#include "sasrec_bench_common.hpp"
+#include "xrec/engine/batching.hpp"
+#include "xrec/engine/evaluator.hpp"
+#include "xrec/engine/runtime.hpp"
+
+using namespace xrec;
+using namespace xrec::bench;
+
+namespace {
+
+struct Options {
+  std::string data, plugins;
+  int64_t threads = 2, repeat = 3, batch = 1024, seed = 42;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::cerr << "xrec_bench_eval: " << problem << "\n"
+            << "usage: xrec_bench_eval --data Beauty.txt [--threads 2] [--repeat 3] [--batch 1024] [--seed 42] "
+               "[--plugins DIR]\n";
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    auto integer = [&](int64_t lo) {
+      const std::string v = value();
+      char* end = nullptr;
+      const long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < lo) usage(a + " expects an integer >= " + std::to_string(lo) + ", got '" + v + "'");
+      return static_cast<int64_t>(n);
+    };
+    if (a == "--data") o.data = value();
+    else if (a == "--plugins") o.plugins = value();
+    else if (a == "--threads") o.threads = integer(1);
+    else if (a == "--repeat") o.repeat = integer(1);
+    else if (a == "--batch") o.batch = integer(1);
+    else if (a == "--seed") o.seed = integer(0);
+    else if (a == "--help" || a == "-h") usage("times full-ranking evaluation against matmul + topk");
+    else usage("unknown argument '" + a + "'");
+  }
+  if (o.data.empty()) usage("--data FILE is required (S3-Rec's Beauty.txt)");
+  return o;
+}
+
+// Candidate: ranks of the targets in one pass over each row of scores (parallel over rows), with the same
+// masking and tie rule as engine::ranks_from_scores under the full protocol: padding and history (but the
+// target) excluded, equal scores with a lower id rank ahead.
+std::vector<Ranking> one_pass_ranks(torch::Tensor scores, const std::vector<const EvalCase*>& cases) {
+  scores = scores.to(torch::kFloat).contiguous();
+  const int64_t B = scores.size(0), I1 = scores.size(1);
+  const float* s = scores.data_ptr<float>();
+  std::vector<Ranking> out(static_cast<size_t>(B));
+  at::parallel_for(0, B, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
+      const float* row = s + b * I1;
+      const EvalCase& c = *cases[static_cast<size_t>(b)];
+      const float t = row[c.target];
+      int64_t ahead = 0;
+      for (int64_t j = 1; j < c.target; ++j) ahead += row[j] >= t;  // lower id: ties count
+      for (int64_t j = c.target + 1; j < I1; ++j) ahead += row[j] > t;
+      // Masked history items were counted if they beat the target; take each distinct one back out once.
+      std::vector<int64_t> h(c.history.begin(), c.history.end());
+      std::sort(h.begin(), h.end());
+      h.erase(std::unique(h.begin(), h.end()), h.end());
+      int64_t masked = 0;
+      for (int64_t i : h)
+        if (i > 0 && i < I1 && i != c.target) {
+          ahead -= i < c.target ? row[i] >= t : row[i] > t;
+          ++masked;
+        }
+      out[static_cast<size_t>(b)] = {ahead, I1 - 1 - masked};
+    }
+  });
+  return out;
+}
+
+// Candidate: the scores of score_next with the last block computed for the last position only (the only
+// state full ranking reads): keys and values over every position, but the query, attention output,
+// feed-forward and LayerNorms of one position. The rest is the sasrec plugin's post-LN forward in eval mode
+// (no dropout), reading the plugin's parameters by name; checked against score_next.
+class LastPositionScorer {
+ public:
+  explicit LastPositionScorer(engine::HostSequenceModel& model) : model_(model) {
+    for (auto& kv : model.backbone().named_parameters()) p_[kv.key()] = kv.value();
+    hidden_ = p_.at("positions").size(1);
+    max_len_ = p_.at("positions").size(0);
+    while (p_.count("layer" + std::to_string(layers_) + "_q_weight")) ++layers_;
+  }
+
+  torch::Tensor operator()(const torch::Tensor& inputs, int64_t heads) {
+    torch::NoGradGuard no_grad;
+    auto items = model_.item_vectors(0);
+    const int64_t B = inputs.size(0), L = inputs.size(1), d = hidden_ / heads;
+    auto x = torch::embedding(items, inputs, 0) + p_.at("positions").slice(0, max_len_ - L).unsqueeze(0);
+    x = norm("input_norm", x);
+    auto padding = inputs.eq(0);
+    auto blocked = padding.unsqueeze(1).expand({B, L, L}) |
+                   torch::ones({L, L}, torch::TensorOptions().dtype(torch::kBool)).triu(1).unsqueeze(0);
+    auto mask = torch::zeros({B, 1, L, L}, x.options()).masked_fill(blocked.unsqueeze(1), -1e9);
+    auto split = [&](const torch::Tensor& t) { return t.view({B, t.size(1), heads, d}).transpose(1, 2); };
+    for (int64_t l = 0; l < layers_; ++l) {
+      const std::string n = "layer" + std::to_string(l) + "_";
+      const bool last = l + 1 == layers_;
+      auto xq = last ? x.slice(1, L - 1) : x;  // the queries this block needs
+      auto m = last ? mask.slice(2, L - 1) : mask;
+      auto q = split(linear(n + "q", xq)), k = split(linear(n + "k", x)), v = split(linear(n + "v", x));
+      auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d)) + m, -1);
+      auto ctx = torch::matmul(attn, v).transpose(1, 2).reshape({B, xq.size(1), hidden_});
+      x = norm(n + "ln_attn", xq + linear(n + "out", ctx));
+      x = norm(n + "ln_ff", x + linear(n + "ff2", torch::gelu(linear(n + "ff1", x))));
+    }
+    return torch::matmul(x.select(1, x.size(1) - 1), items.t());
+  }
+
+ private:
+  torch::Tensor linear(const std::string& n, const torch::Tensor& x) {
+    return torch::linear(x, p_.at(n + "_weight"), p_.at(n + "_bias"));
+  }
+  torch::Tensor norm(const std::string& n, const torch::Tensor& x) {
+    return torch::layer_norm(x, {hidden_}, p_.at(n + "_weight"), p_.at(n + "_bias"), 1e-12);
+  }
+
+  engine::HostSequenceModel& model_;
+  std::map<std::string, torch::Tensor> p_;
+  int64_t hidden_ = 0, max_len_ = 0, layers_ = 0;
+};
+
+// rank_targets' batching (cases sorted by history length, batches of options.batch_size), with the time
+// of each part and a choice of ranking function.
+struct Parts {
+  double pack = 0, score = 0, rank = 0;
+  std::vector<Ranking> ranks;
+};
+
+bool same(const std::vector<Ranking>& a, const std::vector<Ranking>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].rank != b[i].rank || a[i].candidates != b[i].candidates) return false;
+  return true;
+}
+
+template <class RankFn>
+Parts timed_rank_targets(const std::vector<EvalCase>& cases, const engine::ScoreFn& score,
+                         const engine::EvalOptions& options, RankFn rank) {
+  torch::NoGradGuard no_grad;
+  Parts p;
+  std::vector<size_t> order(cases.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return cases[a].history.size() < cases[b].history.size(); });
+  p.ranks.resize(cases.size());
+  for (size_t lo = 0; lo < cases.size(); lo += static_cast<size_t>(options.batch_size)) {
+    const size_t hi = std::min(cases.size(), lo + static_cast<size_t>(options.batch_size));
+    auto t0 = Clock::now();
+    std::vector<const EvalCase*> batch;
+    std::vector<const std::vector<int64_t>*> histories;
+    for (size_t i = lo; i < hi; ++i) {
+      batch.push_back(&cases[order[i]]);
+      histories.push_back(&cases[order[i]].history);
+    }
+    auto packed = engine::pack_histories(histories, options.max_len);
+    auto t1 = Clock::now();
+    auto scores = score(packed, batch);
+    auto t2 = Clock::now();
+    auto r = rank(scores, batch);
+    auto t3 = Clock::now();
+    for (size_t i = lo; i < hi; ++i) p.ranks[order[i]] = r[i - lo];
+    p.pack += std::chrono::duration<double>(t1 - t0).count();
+    p.score += std::chrono::duration<double>(t2 - t1).count();
+    p.rank += std::chrono::duration<double>(t3 - t2).count();
+  }
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options o = parse(argc, argv);
+  auto log = quiet_logger();
+  Registry registry;
+  load_plugins(registry, o.plugins, log);
+  const int threads = engine::configure_threads(o.threads);
+  engine::tune_allocator();
+  engine::seed_everything(static_cast<uint64_t>(o.seed));
+
+  const DomainData data = load_sequences(registry, o.data, log);
+  const Task task = engine::leave_one_out(data, "target", engine::SplitOptions{});
+  const std::vector<EvalCase>& cases = task.test;
+  const double users = static_cast<double>(cases.size());
+  auto model = make_sasrec(registry, task.num_items(), ModelOptions{}, log);
+  model->eval();
+
+  engine::EvalOptions eo;  // full protocol, ks 5/10/20
+  eo.batch_size = o.batch;
+  eo.max_len = model->backbone().max_len();
+  engine::ScoreFn score = [&](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
+    return model->score_next(0, inputs);
+  };
+  auto items = model->item_vectors(0).detach();  // [I+1, D]
+  const int64_t D = items.size(1), I1 = items.size(0);
+  std::cout << "# xrec_bench_eval: LibTorch " << TORCH_VERSION << ", " << threads << " threads, " << cases.size()
+            << " users (test cases), " << I1 - 1 << " items, D " << D << ", batch " << o.batch << ", median of "
+            << o.repeat << ", load " << fixed(load_average(), 2) << std::endl;
+
+  LastPositionScorer last_scorer(*model);
+  const int64_t heads = ModelOptions{}.heads;
+  engine::ScoreFn last_score = [&](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
+    return last_scorer(inputs, heads);
+  };
+  {  // the candidate scorer must give score_next's scores
+    torch::NoGradGuard no_grad;
+    std::vector<const std::vector<int64_t>*> h;
+    for (size_t i = 0; i < std::min<size_t>(cases.size(), 512); ++i) h.push_back(&cases[cases.size() - 1 - i].history);
+    auto packed = engine::pack_histories(h, eo.max_len);
+    const double diff = (model->score_next(0, packed) - last_score(packed, {})).abs().max().item<double>();
+    std::cout << "# last-position scorer vs score_next: largest score difference " << diff << std::endl;
+    if (diff > 1e-4) throw Error("the last-position scorer differs from score_next");
+  }
+
+  std::vector<double> engine_s, inference_s, bound_s, matmul_s, pack_s, score_s, rank_s, one_pass_s, last_s,
+      last_score_s;
+  MetricMap metrics;
+  bool same_ranks = true;
+  for (int64_t r = 0; r < o.repeat; ++r) {
+    auto t0 = Clock::now();
+    metrics = engine::evaluate_cases(cases, score, eo);
+    engine_s.push_back(seconds_since(t0));
+
+    t0 = Clock::now();
+    {
+      c10::InferenceMode guard;
+      engine::evaluate_cases(cases, score, eo);
+    }
+    inference_s.push_back(seconds_since(t0));
+
+    // The bound: one [batch, D] x [D, I+1] matmul and topk(20) per batch of users, nothing else.
+    const auto states = torch::randn({static_cast<int64_t>(cases.size()), D});
+    t0 = Clock::now();
+    {
+      torch::NoGradGuard no_grad;
+      for (int64_t lo = 0; lo < states.size(0); lo += o.batch) {
+        auto s = torch::matmul(states.slice(0, lo, std::min(states.size(0), lo + o.batch)), items.t());
+        auto top = std::get<1>(s.topk(20, 1));
+        (void)top;
+      }
+    }
+    bound_s.push_back(seconds_since(t0));
+    t0 = Clock::now();
+    {
+      torch::NoGradGuard no_grad;
+      for (int64_t lo = 0; lo < states.size(0); lo += o.batch)
+        (void)torch::matmul(states.slice(0, lo, std::min(states.size(0), lo + o.batch)), items.t());
+    }
+    matmul_s.push_back(seconds_since(t0));
+
+    auto engine_ranks = [](const torch::Tensor& s, const std::vector<const EvalCase*>& c) {
+      return engine::ranks_from_scores(s, c, "full");
+    };
+    Parts parts = timed_rank_targets(cases, score, eo, engine_ranks);
+    pack_s.push_back(parts.pack);
+    score_s.push_back(parts.score);
+    rank_s.push_back(parts.rank);
+    Parts fast = timed_rank_targets(cases, score, eo, one_pass_ranks);
+    one_pass_s.push_back(fast.pack + fast.score + fast.rank);
+    same_ranks = same_ranks && same(fast.ranks, parts.ranks);
+    Parts last = timed_rank_targets(cases, last_score, eo, one_pass_ranks);
+    last_s.push_back(last.pack + last.score + last.rank);
+    last_score_s.push_back(last.score);
+    same_ranks = same_ranks && same(last.ranks, parts.ranks);
+  }
+
+  const double engine_m = median(engine_s), bound_m = median(bound_s), inference_m = median(inference_s);
+  const double one_pass_m = median(one_pass_s);
+  auto row = [&](const std::string& what, double s) {
+    std::cout << "| " << what << " | " << fixed(s, 3) << " | " << fixed(users / s, 0) << " | " << fixed(s / bound_m, 2)
+              << "x |\n";
+  };
+  std::cout << "\n| what | seconds | users/s | / bound |\n|---|---:|---:|---:|\n";
+  row("engine evaluate_cases (full ranking, NoGradGuard)", engine_m);
+  row("  its pack_histories", median(pack_s));
+  row("  its score_next (encode + [B, D] x [D, I+1])", median(score_s));
+  row("  its ranks_from_scores (mask + rank)", median(rank_s));
+  row("engine evaluate_cases under c10::InferenceMode", inference_m);
+  row("candidate: score_next + one-pass ranking", one_pass_m);
+  row("candidate: last-position scorer + one-pass ranking", median(last_s));
+  row("  its last-position scorer", median(last_score_s));
+  row("bound: matmul [users, D] x [D, I+1] + topk(20)", bound_m);
+  row("  its matmul alone", median(matmul_s));
+  std::cout << "\nengine / bound = " << fixed(engine_m / bound_m, 2) << "x (goal <= 2x); one-pass ranks "
+            << (same_ranks ? "equal" : "DIFFER FROM") << " the engine's; ndcg@10 " << fixed(metrics.at("ndcg@10"), 4)
+            << " (untrained model)\n";
+  Json out;
+  out.str("impl", "xrec-eval")
+      .num("threads", threads)
+      .num("users", users)
+      .num("engine_seconds", engine_m)
+      .num("inference_mode_seconds", inference_m)
+      .num("pack_seconds", median(pack_s))
+      .num("score_seconds", median(score_s))
+      .num("rank_seconds", median(rank_s))
+      .num("one_pass_seconds", one_pass_m)
+      .num("bound_seconds", bound_m)
+      .num("matmul_seconds", median(matmul_s))
+      .num("ratio", engine_m / bound_m)
+      .num("one_pass_ratio", one_pass_m / bound_m)
+      .num("last_position_seconds", median(last_s))
+      .num("last_position_score_seconds", median(last_score_s))
+      .num("last_position_ratio", median(last_s) / bound_m)
+      .num("same_ranks", same_ranks ? 1 : 0)
+      .num("load", load_average());
+  std::cout << out.text() << std::endl;
+  return same_ranks ? 0 : 1;
+} catch (const std::exception& e) {
+  std::cerr << "xrec_bench_eval: " << e.what() << "\n";
+  return 1;
+}
