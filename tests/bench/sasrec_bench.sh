@@ -11,7 +11,8 @@
 # HR@10 / NDCG@10 after the same epochs, and the evaluation's ratio to the matmul + topk bound.
 # --candidates adds xrec rows for the speed-ups measured in the bench itself (--encode grouped, --head fused,
 # --batches bucket) and Python with the same bucketed batches. Every run's output is kept in --out
-# (default: a fresh /tmp folder).
+# (default: a fresh /tmp folder). The environment passes through: on a busy machine run it also with
+# OMP_WAIT_POLICY=passive (libgomp reads it at start-up; both sides share LibTorch's OpenMP).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -70,7 +71,7 @@ if [ "$candidates" = 1 ]; then
 fi
 
 echo "# sasrec_bench: $threads threads, $epochs epochs, loss $loss, $repeat repetitions, $(nproc) cores," \
-     "load $(cut -d' ' -f1-3 /proc/loadavg), logs in $out" >&2
+     "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}, load $(cut -d' ' -f1-3 /proc/loadavg), logs in $out" >&2
 for r in $(seq 1 "$repeat"); do
   for i in "${!configs[@]}"; do
     name="${configs[$i]%%|*}" cmd="${configs[$i]#*|}"
@@ -115,7 +116,7 @@ for name_file in sorted(glob.glob(os.path.join(out, "train-*.name")), key=lambda
 py = next(r for r in rows if r["name"] == "python")
 r0 = rows[0]["runs"][0]
 print(f"\n## SASRec on Beauty: {r0['threads']} threads, {len(r0['epochs'])} epochs, loss {r0['loss']}, "
-      f"medians of {len(rows[0]['runs'])} runs\n")
+      f"medians of {len(rows[0]['runs'])} runs, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}\n")
 print("| run | s/epoch (runs) | python / this | cpu s/epoch | data | forward | backward | optimizer | train loss "
       "| valid HR@10 | valid NDCG@10 | padding | eval s | load |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -58,3 +58,35 @@ TEST(CliE2E, RunsAndQueryReadTheStore) {
   auto none = xrec_cmd("query \"SELECT 1\" --db " + dir.file("absent.db"));
   EXPECT_NE(none.code, 0);
 }
+
+// A neural run and a baseline on the same data: their per-case ranks pair up for `xrec compare`.
+TEST(CliE2E, CompareReportsAPairedTestOfTwoRuns) {
+  TempDir dir("compare");
+  const std::string db = dir.file("xrec.db");
+  const std::string data = dir.write("d.txt", successor_dataset(40, 20, 8));
+  const std::string base = "threads: 1\ndevice: cpu\ndata: {target: {type: user_sequences, path: " + data + "}}\n";
+  const std::string neural = dir.write("n.yaml", "name: neural\n" + base +
+                                                      "backbone: {type: sasrec, hidden: 8, layers: 1, heads: 1, max_len: 6}\n"
+                                                      "transfer: {type: scratch}\ntrain: {epochs: 3, batch_size: 8}\n");
+  const std::string pop = dir.write("p.yaml", "name: pop\n" + base + "baseline: {type: pop}\n");
+  ASSERT_EQ(xrec_cmd("run " + neural + " --db " + db).code, 0);
+  ASSERT_EQ(xrec_cmd("run " + pop + " --db " + db).code, 0);
+  EXPECT_EQ(one_value(db, "SELECT count(*) FROM case_ranks WHERE run_id = 2 AND split = 'test'"), "40");
+  auto r = xrec_cmd("compare 2 1 --metric hr@10 --db " + db);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("hr@10 on test, 40 paired cases"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("paired t-test"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Wilcoxon signed-rank"), std::string::npos) << r.output;
+  auto j = xrec_cmd("compare 2 1 --metric mrr --json --db " + db);
+  ASSERT_EQ(j.code, 0) << j.output;
+  EXPECT_NE(j.output.find("\"cases\":40"), std::string::npos) << j.output;
+  // The same value as SQL over the stored ranks.
+  EXPECT_EQ(one_value(db, "SELECT round(avg(rank < 10), 6) FROM case_ranks WHERE run_id = 2 AND split = 'test'"),
+            one_value(db, "SELECT round(value, 6) FROM final_metrics WHERE run_id = 2 AND split = 'test' AND key = 'hr@10'"));
+  EXPECT_EQ(xrec_cmd("compare 1 --db " + db).code, 2);
+  EXPECT_EQ(xrec_cmd("compare 1 x --db " + db).code, 2);
+  EXPECT_EQ(xrec_cmd("compare 1 2 --metric map@10 --db " + db).code, 2);
+  auto missing = xrec_cmd("compare 1 7 --db " + db);
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.output.find("run 7 has no per-case ranks"), std::string::npos) << missing.output;
+}

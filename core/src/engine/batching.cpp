@@ -20,11 +20,25 @@ TrainBatches::TrainBatches(const Task& task, const BatchOptions& options, uint64
     }
   }
   if (rows_.empty()) throw InputError("domain '" + task.name + "' has no training sequence with two or more items");
+  const int64_t stride = std::max<int64_t>(1, (o_.max_len + 1) / 2);
   for (size_t r = 0; r < rows_.size(); ++r) {
+    const auto row = static_cast<int64_t>(r);
     const auto n = static_cast<int64_t>(task.train[static_cast<size_t>(rows_[r])].size());
-    if (!o_.prefixes) samples_.push_back({static_cast<int64_t>(r), n - 1});
-    else
-      for (int64_t end = 1; end < n; ++end) samples_.push_back({static_cast<int64_t>(r), end});
+    switch (o_.samples) {
+      case BatchOptions::Samples::Sequence: samples_.push_back({row, n - 1, 0}); break;
+      case BatchOptions::Samples::Prefix:
+        for (int64_t end = 1; end < n; ++end) samples_.push_back({row, end, 1});
+        break;
+      case BatchOptions::Samples::Window:
+        // From the newest target back: each window trains its last `stride` targets; the window that reaches
+        // the start of the sequence trains all of its targets.
+        for (int64_t end = n - 1; end >= 1; end -= stride) {
+          const bool reaches_start = end <= o_.max_len;
+          samples_.push_back({row, end, reaches_start ? 0 : stride});
+          if (reaches_start) break;
+        }
+        break;
+    }
   }
   order_.resize(samples_.size());
   std::iota(order_.begin(), order_.end(), 0);
@@ -71,7 +85,7 @@ Batch TrainBatches::make(const std::vector<int64_t>& idx) {
     for (int64_t k = 0; k < take; ++k) {
       const int64_t pos = L - take + k, src = smp.end - take + k;
       in[b][pos] = s[static_cast<size_t>(src)];
-      if (o_.prefixes && k + 1 < take) continue;  // prefix samples: a target at the last position only
+      if (smp.trained > 0 && k < take - smp.trained) continue;  // context only: trained by another sample
       tg[b][pos] = s[static_cast<size_t>(src + 1)];
       if (N > 0) {
         const auto& seen = seen_[static_cast<size_t>(smp.row)];

@@ -11,7 +11,7 @@
 namespace xrec::engine {
 
 std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
-                                       const std::string& protocol) {
+                                       const std::string& protocol, bool mask_history) {
   const int64_t B = scores.size(0), I1 = scores.size(1);
   scores = scores.to(torch::kCPU, torch::kFloat).contiguous();
   auto targets = torch::empty({B}, torch::kLong);
@@ -26,6 +26,7 @@ std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<c
     for (int64_t b = 0; b < B; ++b) {
       s[b][0] = neg_inf;
       const auto* c = cases[static_cast<size_t>(b)];
+      if (!mask_history) continue;  // repeat consumption allowed (RecBole's sequential evaluation)
       for (int64_t i : c->history)
         if (i != c->target && i > 0 && i < I1) s[b][i] = neg_inf;
     }
@@ -78,7 +79,7 @@ std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const Scor
       histories.push_back(&cases[order[i]].history);
     }
     auto scores = score(pack_histories(histories, options.max_len), batch);
-    auto r = ranks_from_scores(scores, batch, options.protocol);
+    auto r = ranks_from_scores(scores, batch, options.protocol, options.mask_history);
     for (size_t i = lo; i < hi; ++i) ranks[order[i]] = r[i - lo];
   }
   return ranks;

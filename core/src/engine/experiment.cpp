@@ -155,6 +155,7 @@ class RunContext : public TransferContext {
   EvalOptions eval_options(int64_t max_len) const {
     EvalOptions o;
     o.protocol = eval_.str("protocol");
+    o.mask_history = eval_.flag("mask_history");
     o.ks = eval_.int_list("ks");
     o.batch_size = eval_.integer("batch_size");
     o.max_len = max_len;
@@ -188,7 +189,10 @@ class RunContext : public TransferContext {
       o.max_len = max_len_;
       o.batch_size = train_.integer("batch_size");
       o.negatives = train_.str("loss") == "bce" ? train_.integer("negatives") : 0;
-      o.prefixes = train_.str("samples") == "prefix";
+      const std::string samples = train_.str("samples");
+      o.samples = samples == "prefix"   ? BatchOptions::Samples::Prefix
+                  : samples == "window" ? BatchOptions::Samples::Window
+                                        : BatchOptions::Samples::Sequence;
       const uint64_t seed = plugin_.seed * 7919 + batchers_.size() + 1;
       it = batchers_.emplace(&task, std::make_unique<TrainBatches>(task, o, seed)).first;
     }

@@ -46,8 +46,9 @@ ConfigSchema build() {
       integer("negatives", 1, "Sampled negatives per position for the bce loss").at_least(1),
       string("samples", "sequence",
              "sequence: one sample per training sequence, a target at every position (SASRec, S3-Rec); prefix: "
-             "one sample per item, predicted from the max_len items before it (RecBole's augmentation)")
-          .one_of({"sequence", "prefix"}),
+             "one sample per item, predicted from the max_len items before it (RecBole's augmentation); window: "
+             "windows of max_len overlapping by half, every item a target once (prefix's data, far cheaper)")
+          .one_of({"sequence", "prefix", "window"}),
       integer("patience", 10, "Stop after this many evaluations without a better validation metric").at_least(1),
       integer("eval_every", 1, "Validate every N epochs").at_least(1),
       string("select_metric", "ndcg@10", "Validation metric that picks the best epoch (e.g. ndcg@10, hr@10, mrr)"),
@@ -56,6 +57,9 @@ ConfigSchema build() {
       string("protocol", "full", "full: rank all items (history masked); sampled: rank the target among negatives")
           .one_of({"full", "sampled"}),
       int_list("ks", {5, 10, 20}, "Cut-offs K of hr@K (= recall@K), precision@K, ndcg@K and mrr@K").range(1, 1e9),
+      boolean("mask_history", true,
+              "full: remove the user's earlier items from the candidates (off: repeats allowed, as RecBole's "
+              "sequential evaluation)"),
       integer("negatives", 99, "Negatives per case for the sampled protocol").at_least(1),
       string("sampler", "uniform",
              "Negatives for the sampled protocol: uniform over items the user never saw, popularity-weighted, or "

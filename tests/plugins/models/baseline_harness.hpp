@@ -21,22 +21,13 @@
 #include "xrec/engine/split.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
+#include "plugins/dataset_harness.hpp"
 
 // Own namespace: model_plugin_test links other harnesses, whose inline helpers must not share names.
 namespace xrec::test::baseline {
 
-// One registry for the whole test binary: plugins are never unloaded, so load them once.
-inline Registry& registry() {
-  static Registry reg;
-  static bool loaded = [] {
-    PluginLoader loader(reg);
-    loader.load_dirs({XREC_TEST_PLUGIN_DIR});
-    for (auto& p : loader.problems()) ADD_FAILURE() << "plugin problem: " << p.path << ": " << p.message;
-    return true;
-  }();
-  (void)loaded;
-  return reg;
-}
+// The test binary's one registry (plugins are never unloaded, so they are loaded once).
+inline Registry& registry() { return plugin_registry(); }
 
 inline const ParamSpec* find_spec(const Component& c, const std::string& key) {
   for (auto& s : c.params)

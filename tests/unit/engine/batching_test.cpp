@@ -51,7 +51,7 @@ TEST(Batching, PrefixSamplesCoverEveryTransitionWithItsContext) {
   BatchOptions o;
   o.max_len = 3;
   o.batch_size = 16;
-  o.prefixes = true;
+  o.samples = BatchOptions::Samples::Prefix;
   TrainBatches batches(t, o, 1);
   EXPECT_EQ(batches.num_samples(), 5);  // 4 transitions of the first sequence, 1 of the second
   Batch b = batches.get(0);              // unshuffled: sequence order, then target position
@@ -65,6 +65,31 @@ TEST(Batching, PrefixSamplesCoverEveryTransitionWithItsContext) {
   EXPECT_EQ(row(b.inputs, 4), (std::vector<int64_t>{0, 0, 6}));
   EXPECT_EQ(row(b.targets, 4), (std::vector<int64_t>{0, 0, 7}));
   EXPECT_EQ(b.targets.gt(0).sum().item<int64_t>(), 5);  // one target per sample
+}
+
+TEST(Batching, WindowSamplesTrainEveryTransitionOnceWithHalfAWindowOfContext) {
+  DomainData d;
+  d.name = "toy";
+  d.num_items = 12;
+  d.sequences = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {11, 12}};
+  Task t = task_of(d);
+  BatchOptions o;
+  o.max_len = 4;
+  o.batch_size = 16;
+  o.samples = BatchOptions::Samples::Window;
+  TrainBatches batches(t, o, 1);
+  // Targets 2..10 of the first sequence: windows ending at 10, 8, 6, 4 (the last reaches the start).
+  EXPECT_EQ(batches.num_samples(), 5);
+  Batch b = batches.get(0);
+  EXPECT_EQ(row(b.inputs, 0), (std::vector<int64_t>{6, 7, 8, 9}));
+  EXPECT_EQ(row(b.targets, 0), (std::vector<int64_t>{0, 0, 9, 10}));
+  EXPECT_EQ(row(b.inputs, 1), (std::vector<int64_t>{4, 5, 6, 7}));
+  EXPECT_EQ(row(b.targets, 1), (std::vector<int64_t>{0, 0, 7, 8}));
+  EXPECT_EQ(row(b.targets, 2), (std::vector<int64_t>{0, 0, 5, 6}));
+  EXPECT_EQ(row(b.inputs, 3), (std::vector<int64_t>{0, 1, 2, 3}));  // reaches the start: every target
+  EXPECT_EQ(row(b.targets, 3), (std::vector<int64_t>{0, 2, 3, 4}));
+  EXPECT_EQ(row(b.targets, 4), (std::vector<int64_t>{0, 0, 0, 12}));
+  EXPECT_EQ(b.targets.gt(0).sum().item<int64_t>(), 10);  // 9 + 1 transitions, each once
 }
 
 TEST(Batching, NegativesAreItemsTheUserNeverSaw) {

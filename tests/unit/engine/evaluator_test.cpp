@@ -29,6 +29,14 @@ TEST(Evaluator, FullRankingMasksHistoryAndPadding) {
   EXPECT_EQ(r[0].candidates, 5);
 }
 
+TEST(Evaluator, HistoryCanStayAmongTheCandidates) {
+  auto scores = torch::tensor({{9.0f, 0.5f, 8.0f, 0.7f, 0.1f, 0.6f}});
+  EvalCase c = make_case({2}, 3);
+  auto r = ranks_from_scores(scores.clone(), {&c}, "full", /*mask_history=*/false);
+  EXPECT_EQ(r[0].rank, 1);  // item 2 (seen, 8.0) now ranks above the target (0.7); padding stays out
+  EXPECT_EQ(r[0].candidates, 5);
+}
+
 TEST(Evaluator, RepeatedTargetKeepsItsScore) {
   auto scores = torch::tensor({{0.0f, 0.9f, 0.2f, 0.1f}});
   EvalCase c = make_case({1, 2}, 1);  // target 1 was seen before: not masked

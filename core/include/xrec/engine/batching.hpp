@@ -5,7 +5,9 @@
 //    targets s[1..n-1] (next item at every position), the last max_len of them;
 //  - prefix samples (RecBole's data augmentation): one sample per item s[t], t >= 1, input the max_len
 //    items before it and a target at the last position only. Every transition of a long sequence is
-//    trained on, with its full context.
+//    trained on, with its full context, at max_len times the cost of the sequence samples;
+//  - window samples: long sequences cut into windows of max_len that overlap by half; each transition is
+//    a target exactly once, with at least max_len / 2 items of context (all of it near the start).
 #include <torch/types.h>
 
 #include <cstdint>
@@ -22,7 +24,7 @@ struct BatchOptions {
   int64_t max_len = 50;
   int64_t batch_size = 256;
   int64_t negatives = 0;  // sampled negatives per position (bce loss); 0 = none
-  bool prefixes = false;  // prefix samples instead of sequence samples
+  enum class Samples { Sequence, Prefix, Window } samples = Samples::Sequence;
 };
 
 class TrainBatches {
@@ -40,8 +42,9 @@ class TrainBatches {
 
  private:
   struct Sample {
-    int64_t row;  // index into rows_
-    int64_t end;  // position of the last target in the sequence
+    int64_t row;      // index into rows_
+    int64_t end;      // position of the last target in the sequence
+    int64_t trained;  // targets kept, counted back from `end`; 0 = every position of the row
   };
   Batch make(const std::vector<int64_t>& samples);
 

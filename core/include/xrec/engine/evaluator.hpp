@@ -1,7 +1,7 @@
 #pragma once
 // Leave-one-out ranking evaluation, batched so memory stays bounded whatever the number of users.
-//  - full: every item is a candidate; padding and the user's history (other than the target itself)
-//    are masked out.
+//  - full: every item is a candidate; padding and (unless mask_history is off) the user's history other
+//    than the target itself are masked out.
 //  - sampled: the target is ranked against the case's negatives only.
 // Ties are broken by item id (an item with equal score and a lower id ranks ahead), so a model that
 // scores everything equal gets an average, not a perfect, rank.
@@ -19,6 +19,7 @@ namespace xrec::engine {
 
 struct EvalOptions {
   std::string protocol = "full";  // full | sampled
+  bool mask_history = true;       // full: the user's earlier items are not candidates (except the target)
   std::vector<int64_t> ks = {5, 10, 20};
   int64_t batch_size = 1024;
   int64_t max_len = 50;  // history length fed to the model
@@ -34,7 +35,7 @@ std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const Scor
 
 // Rank of each row's target given full scores [B, I+1] (used by rank_targets; exposed for tests).
 std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
-                                       const std::string& protocol);
+                                       const std::string& protocol, bool mask_history = true);
 
 MetricMap evaluate_cases(const std::vector<EvalCase>& cases, const ScoreFn& score, const EvalOptions& options);
 
