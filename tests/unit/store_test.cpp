@@ -401,7 +401,7 @@ TEST_F(StoreTest, CaseRanksAreReplacedPerStageAndSplit) {
   EXPECT_EQ(store.case_ranks(run, "", "test").size(), 1u);
   // Per-user metrics are plain SQL over the table.
   EXPECT_EQ(*scalar(store, "SELECT sum(rank < 10) FROM case_ranks WHERE run_id = " + std::to_string(run) +
-                               " AND split = 'test'"),
+                               " AND stage = '' AND split = 'test'"),
             "1");
 }
 
