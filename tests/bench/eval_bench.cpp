@@ -5,9 +5,9 @@
 //   xrec_bench_eval --data Beauty.txt [--threads 2] [--repeat 3] [--batch 1024] [--seed 42] [--plugins DIR]
 //
 // Besides the engine and the bound it times, on the same cases: the engine's parts (pack_histories,
-// score_next, ranks_from_scores, in rank_targets' order), the engine under c10::InferenceMode, and two
-// candidates (same ranks, checked): a one-pass ranking that replaces ranks_from_scores' whole-tensor passes,
-// and a scorer whose last block only computes the last position.
+// score_next, ranks_from_scores, in rank_targets' order), the engine under c10::InferenceMode, and the
+// engine scoring through the backbone's full forward instead of forward_last (every position of the last
+// block computed, as before forward_last existed; its ranks are checked equal).
 // The model is freshly initialised: speed does not depend on the weights. Medians of --repeat runs.
 #include <ATen/Parallel.h>
 
@@ -64,89 +64,6 @@ Options parse(int argc, char** argv) {
   if (o.data.empty()) usage("--data FILE is required (S3-Rec's Beauty.txt)");
   return o;
 }
-
-// Candidate: ranks of the targets in one pass over each row of scores (parallel over rows), with the same
-// masking and tie rule as engine::ranks_from_scores under the full protocol: padding and history (but the
-// target) excluded, equal scores with a lower id rank ahead.
-std::vector<Ranking> one_pass_ranks(torch::Tensor scores, const std::vector<const EvalCase*>& cases) {
-  scores = scores.to(torch::kFloat).contiguous();
-  const int64_t B = scores.size(0), I1 = scores.size(1);
-  const float* s = scores.data_ptr<float>();
-  std::vector<Ranking> out(static_cast<size_t>(B));
-  at::parallel_for(0, B, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b) {
-      const float* row = s + b * I1;
-      const EvalCase& c = *cases[static_cast<size_t>(b)];
-      const float t = row[c.target];
-      int64_t ahead = 0;
-      for (int64_t j = 1; j < c.target; ++j) ahead += row[j] >= t;  // lower id: ties count
-      for (int64_t j = c.target + 1; j < I1; ++j) ahead += row[j] > t;
-      // Masked history items were counted if they beat the target; take each distinct one back out once.
-      std::vector<int64_t> h(c.history.begin(), c.history.end());
-      std::sort(h.begin(), h.end());
-      h.erase(std::unique(h.begin(), h.end()), h.end());
-      int64_t masked = 0;
-      for (int64_t i : h)
-        if (i > 0 && i < I1 && i != c.target) {
-          ahead -= i < c.target ? row[i] >= t : row[i] > t;
-          ++masked;
-        }
-      out[static_cast<size_t>(b)] = {ahead, I1 - 1 - masked};
-    }
-  });
-  return out;
-}
-
-// Candidate: the scores of score_next with the last block computed for the last position only (the only
-// state full ranking reads): keys and values over every position, but the query, attention output,
-// feed-forward and LayerNorms of one position. The rest is the sasrec plugin's post-LN forward in eval mode
-// (no dropout), reading the plugin's parameters by name; checked against score_next.
-class LastPositionScorer {
- public:
-  explicit LastPositionScorer(engine::HostSequenceModel& model) : model_(model) {
-    for (auto& kv : model.backbone().named_parameters()) p_[kv.key()] = kv.value();
-    hidden_ = p_.at("positions").size(1);
-    max_len_ = p_.at("positions").size(0);
-    while (p_.count("layer" + std::to_string(layers_) + "_q_weight")) ++layers_;
-  }
-
-  torch::Tensor operator()(const torch::Tensor& inputs, int64_t heads) {
-    torch::NoGradGuard no_grad;
-    auto items = model_.item_vectors(0);
-    const int64_t B = inputs.size(0), L = inputs.size(1), d = hidden_ / heads;
-    auto x = torch::embedding(items, inputs, 0) + p_.at("positions").slice(0, max_len_ - L).unsqueeze(0);
-    x = norm("input_norm", x);
-    auto padding = inputs.eq(0);
-    auto blocked = padding.unsqueeze(1).expand({B, L, L}) |
-                   torch::ones({L, L}, torch::TensorOptions().dtype(torch::kBool)).triu(1).unsqueeze(0);
-    auto mask = torch::zeros({B, 1, L, L}, x.options()).masked_fill(blocked.unsqueeze(1), -1e9);
-    auto split = [&](const torch::Tensor& t) { return t.view({B, t.size(1), heads, d}).transpose(1, 2); };
-    for (int64_t l = 0; l < layers_; ++l) {
-      const std::string n = "layer" + std::to_string(l) + "_";
-      const bool last = l + 1 == layers_;
-      auto xq = last ? x.slice(1, L - 1) : x;  // the queries this block needs
-      auto m = last ? mask.slice(2, L - 1) : mask;
-      auto q = split(linear(n + "q", xq)), k = split(linear(n + "k", x)), v = split(linear(n + "v", x));
-      auto attn = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d)) + m, -1);
-      auto ctx = torch::matmul(attn, v).transpose(1, 2).reshape({B, xq.size(1), hidden_});
-      x = norm(n + "ln_attn", xq + linear(n + "out", ctx));
-      x = norm(n + "ln_ff", x + linear(n + "ff2", torch::gelu(linear(n + "ff1", x))));
-    }
-    return torch::matmul(x.select(1, x.size(1) - 1), items.t());
-  }
-
- private:
-  torch::Tensor linear(const std::string& n, const torch::Tensor& x) {
-    return torch::linear(x, p_.at(n + "_weight"), p_.at(n + "_bias"));
-  }
-  torch::Tensor norm(const std::string& n, const torch::Tensor& x) {
-    return torch::layer_norm(x, {hidden_}, p_.at(n + "_weight"), p_.at(n + "_bias"), 1e-12);
-  }
-
-  engine::HostSequenceModel& model_;
-  std::map<std::string, torch::Tensor> p_;
-  int64_t hidden_ = 0, max_len_ = 0, layers_ = 0;
-};
 
 // rank_targets' batching (cases sorted by history length, batches of options.batch_size), with the time
 // of each part and a choice of ranking function.
@@ -225,23 +142,13 @@ int main(int argc, char** argv) try {
             << " users (test cases), " << I1 - 1 << " items, D " << D << ", batch " << o.batch << ", median of "
             << o.repeat << ", load " << fixed(load_average(), 2) << std::endl;
 
-  LastPositionScorer last_scorer(*model);
-  const int64_t heads = ModelOptions{}.heads;
-  engine::ScoreFn last_score = [&](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
-    return last_scorer(inputs, heads);
+  // Scores from the backbone's full forward, last column: what score_next computed before forward_last.
+  engine::ScoreFn full_forward_score = [&](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
+    auto states = model->encode(0, inputs);
+    return torch::matmul(states.select(1, states.size(1) - 1), model->item_vectors(0).t());
   };
-  {  // the candidate scorer must give score_next's scores
-    torch::NoGradGuard no_grad;
-    std::vector<const std::vector<int64_t>*> h;
-    for (size_t i = 0; i < std::min<size_t>(cases.size(), 512); ++i) h.push_back(&cases[cases.size() - 1 - i].history);
-    auto packed = engine::pack_histories(h, eo.max_len);
-    const double diff = (model->score_next(0, packed) - last_score(packed, {})).abs().max().item<double>();
-    std::cout << "# last-position scorer vs score_next: largest score difference " << diff << std::endl;
-    if (diff > 1e-4) throw Error("the last-position scorer differs from score_next");
-  }
 
-  std::vector<double> engine_s, inference_s, bound_s, matmul_s, pack_s, score_s, rank_s, one_pass_s, last_s,
-      last_score_s;
+  std::vector<double> engine_s, inference_s, bound_s, matmul_s, pack_s, score_s, rank_s, full_s, full_score_s;
   MetricMap metrics;
   bool same_ranks = true;
   for (int64_t r = 0; r < o.repeat; ++r) {
@@ -283,17 +190,13 @@ int main(int argc, char** argv) try {
     pack_s.push_back(parts.pack);
     score_s.push_back(parts.score);
     rank_s.push_back(parts.rank);
-    Parts fast = timed_rank_targets(cases, score, eo, one_pass_ranks);
-    one_pass_s.push_back(fast.pack + fast.score + fast.rank);
-    same_ranks = same_ranks && same(fast.ranks, parts.ranks);
-    Parts last = timed_rank_targets(cases, last_score, eo, one_pass_ranks);
-    last_s.push_back(last.pack + last.score + last.rank);
-    last_score_s.push_back(last.score);
-    same_ranks = same_ranks && same(last.ranks, parts.ranks);
+    Parts full = timed_rank_targets(cases, full_forward_score, eo, engine_ranks);
+    full_s.push_back(full.pack + full.score + full.rank);
+    full_score_s.push_back(full.score);
+    same_ranks = same_ranks && same(full.ranks, parts.ranks);
   }
 
   const double engine_m = median(engine_s), bound_m = median(bound_s), inference_m = median(inference_s);
-  const double one_pass_m = median(one_pass_s);
   auto row = [&](const std::string& what, double s) {
     std::cout << "| " << what << " | " << fixed(s, 3) << " | " << fixed(users / s, 0) << " | " << fixed(s / bound_m, 2)
               << "x |\n";
@@ -304,12 +207,11 @@ int main(int argc, char** argv) try {
   row("  its score_next (encode + [B, D] x [D, I+1])", median(score_s));
   row("  its ranks_from_scores (mask + rank)", median(rank_s));
   row("engine evaluate_cases under c10::InferenceMode", inference_m);
-  row("candidate: score_next + one-pass ranking", one_pass_m);
-  row("candidate: last-position scorer + one-pass ranking", median(last_s));
-  row("  its last-position scorer", median(last_score_s));
+  row("engine with the full forward (no forward_last)", median(full_s));
+  row("  its scoring", median(full_score_s));
   row("bound: matmul [users, D] x [D, I+1] + topk(20)", bound_m);
   row("  its matmul alone", median(matmul_s));
-  std::cout << "\nengine / bound = " << fixed(engine_m / bound_m, 2) << "x (goal <= 2x); one-pass ranks "
+  std::cout << "\nengine / bound = " << fixed(engine_m / bound_m, 2) << "x (goal <= 2x); ranks through the full forward "
             << (same_ranks ? "equal" : "DIFFER FROM") << " the engine's; ndcg@10 " << fixed(metrics.at("ndcg@10"), 4)
             << " (untrained model)\n";
   Json out;
@@ -321,14 +223,11 @@ int main(int argc, char** argv) try {
       .num("pack_seconds", median(pack_s))
       .num("score_seconds", median(score_s))
       .num("rank_seconds", median(rank_s))
-      .num("one_pass_seconds", one_pass_m)
       .num("bound_seconds", bound_m)
       .num("matmul_seconds", median(matmul_s))
       .num("ratio", engine_m / bound_m)
-      .num("one_pass_ratio", one_pass_m / bound_m)
-      .num("last_position_seconds", median(last_s))
-      .num("last_position_score_seconds", median(last_score_s))
-      .num("last_position_ratio", median(last_s) / bound_m)
+      .num("full_forward_seconds", median(full_s))
+      .num("full_forward_score_seconds", median(full_score_s))
       .num("same_ranks", same_ranks ? 1 : 0)
       .num("load", load_average());
   std::cout << out.text() << std::endl;

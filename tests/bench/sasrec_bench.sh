@@ -9,8 +9,8 @@
 # Runs Python and xrec alternately --repeat times (so both see the same machine load), then xrec_bench_eval
 # once, and prints a Markdown table of medians: seconds per epoch, the ratio, the phase split, validation
 # HR@10 / NDCG@10 after the same epochs, and the evaluation's ratio to the matmul + topk bound.
-# --candidates adds xrec rows for the speed-ups measured in the bench itself (--encode grouped, --head fused,
-# --batches bucket) and Python with the same bucketed batches. Every run's output is kept in --out
+# --candidates adds the engine without length groups (train.length_groups: false, one backbone call on the
+# whole padded batch), and length-bucketed batches (which change the batches) on both sides. Every run's output is kept in --out
 # (default: a fresh /tmp folder). The environment passes through: on a busy machine run it also with
 # OMP_WAIT_POLICY=passive (libgomp reads it at start-up; both sides share LibTorch's OpenMP).
 set -euo pipefail
@@ -64,9 +64,8 @@ mkdir -p "$out"
 common="--data $data --epochs $epochs --threads $threads --loss $loss --max-batches $max_batches"
 configs=("python|$python $here/sasrec_train.py $common" "xrec|$train_bin $common")
 if [ "$candidates" = 1 ]; then
-  configs+=("xrec --encode grouped|$train_bin $common --encode grouped")
-  [ "$loss" = ce ] && configs+=("xrec --encode grouped --head fused|$train_bin $common --encode grouped --head fused")
-  configs+=("xrec --batches bucket|$train_bin $common --batches bucket"
+  configs+=("xrec --length-groups off|$train_bin $common --length-groups off"
+            "xrec --batches bucket|$train_bin $common --batches bucket"
             "python --bucket 16|$python $here/sasrec_train.py $common --bucket 16")
 fi
 
@@ -136,11 +135,11 @@ if os.path.exists(ev):
     for label, k in [("engine evaluate_cases", "engine_seconds"), ("  pack_histories", "pack_seconds"),
                      ("  score_next", "score_seconds"), ("  ranks_from_scores", "rank_seconds"),
                      ("engine under InferenceMode", "inference_mode_seconds"),
-                     ("candidate: one-pass ranking", "one_pass_seconds"),
-                     ("candidate: last-position scorer + one-pass ranking", "last_position_seconds"),
+                     ("engine with the full forward (no forward_last)", "full_forward_seconds"),
+                     ("  its scoring", "full_forward_score_seconds"),
                      ("bound: matmul + topk(20)", "bound_seconds"),
                      ("  its matmul alone", "matmul_seconds")]:
         print(f"| {label} | {e[k]:.3f} | {e['users'] / e[k]:.0f} | {e[k] / e['bound_seconds']:.2f}x |")
-    print(f"\neval ratio engine / bound: {e['ratio']:.2f}x (goal <= 2x); one-pass ranks "
+    print(f"\neval ratio engine / bound: {e['ratio']:.2f}x (goal <= 2x); ranks through the full forward "
           f"{'equal the engine' if e['same_ranks'] else 'DIFFER'}")
 EOF

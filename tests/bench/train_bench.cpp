@@ -3,9 +3,8 @@
 // NDCG@10 under full ranking with the engine evaluator. tests/bench/sasrec_bench.sh runs both and compares.
 //
 //   xrec_bench_train --data Beauty.txt [--epochs 2] [--threads 2] [--loss ce|bce] [--negatives 1] [--seed 42]
-//                    [--batches engine|bucket] [--bucket-chunk 16] [--encode engine|grouped] [--group-cost 256]
-//                    [--head engine|fused] [--ce-chunk ROWS] [--max-batches N] [--no-eval]
-//                    [--no-tune-allocator] [--plugins DIR]
+//                    [--batches engine|bucket] [--bucket-chunk 16] [--length-groups on|off] [--group-cost 256]
+//                    [--max-batches N] [--no-eval] [--no-tune-allocator] [--plugins DIR]
 //
 // The loop is train_model's (core/src/engine/trainer.cpp): Adam over model.parameters(), per batch zero_grad,
 // model.loss, backward, step, loss.item(). Phases: data = TrainBatches::get, forward = model.loss (+ item()),
@@ -13,11 +12,11 @@
 // exact (no device to synchronise). CPU time of the whole process is printed too: under load it shows how
 // much of the wall time the process actually ran.
 //
-// Candidate speed-ups, measured here and not engine behaviour (the defaults are the engine's own path):
-//   --batches bucket  sequences of similar length share a batch (changes which rows are batched together);
-//   --encode grouped  same batches, the backbone run on length groups inside each batch (same loss);
-//   --head fused      a fused full-softmax cross-entropy (same loss).
-// The last two are checked against HostSequenceModel::loss (loss and every gradient) before training.
+// Variants (the defaults are the engine's own path, train.length_groups on):
+//   --length-groups off  one backbone call on the whole padded batch (train.length_groups: false);
+//   --group-cost N       the engine's cost of one more backbone call, in cells;
+//   --batches bucket     length-bucketed batches, not engine behaviour: sequences of similar length share a
+//                        batch (changes which rows are batched together).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -36,18 +35,17 @@ using namespace xrec::bench;
 namespace {
 
 struct Options {
-  std::string data, plugins, loss = "ce", batches = "engine", encode = "engine", head = "engine";
+  std::string data, plugins, loss = "ce", batches = "engine";
   int64_t epochs = 2, threads = 2, negatives = 1, seed = 42, max_batches = 0;
-  int64_t bucket_chunk = 16, group_cost = 256, ce_chunk = 0;
-  bool eval = true, tune_allocator = true;
+  int64_t bucket_chunk = 16, group_cost = engine::HostSequenceModel::kDefaultGroupCost;
+  bool eval = true, tune_allocator = true, length_groups = true;
 };
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "xrec_bench_train: " << problem << "\n"
             << "usage: xrec_bench_train --data Beauty.txt [--epochs 2] [--threads 2] [--loss ce|bce] [--negatives 1]\n"
-               "       [--seed 42] [--batches engine|bucket] [--bucket-chunk 16] [--encode engine|grouped]\n"
-               "       [--group-cost 256] [--head engine|fused] [--ce-chunk ROWS] [--max-batches N] [--no-eval]\n"
-               "       [--no-tune-allocator] [--plugins DIR]\n";
+               "       [--seed 42] [--batches engine|bucket] [--bucket-chunk 16] [--length-groups on|off]\n"
+               "       [--group-cost 256] [--max-batches N] [--no-eval] [--no-tune-allocator] [--plugins DIR]\n";
   std::exit(2);
 }
 
@@ -75,9 +73,11 @@ Options parse(int argc, char** argv) {
     else if (a == "--max-batches") o.max_batches = integer(0);
     else if (a == "--bucket-chunk") o.bucket_chunk = integer(1);
     else if (a == "--group-cost") o.group_cost = integer(0);
-    else if (a == "--ce-chunk") o.ce_chunk = integer(0);
-    else if (a == "--encode") o.encode = value();
-    else if (a == "--head") o.head = value();
+    else if (a == "--length-groups") {
+      const std::string v = value();
+      if (v != "on" && v != "off") usage("--length-groups expects on or off, got '" + v + "'");
+      o.length_groups = v == "on";
+    }
     else if (a == "--loss") o.loss = value();
     else if (a == "--batches") o.batches = value();
     else if (a == "--no-eval") o.eval = false;
@@ -89,10 +89,6 @@ Options parse(int argc, char** argv) {
   if (o.loss != "ce" && o.loss != "bce") usage("--loss expects ce or bce, got '" + o.loss + "'");
   if (o.batches != "engine" && o.batches != "bucket")
     usage("--batches expects engine or bucket, got '" + o.batches + "'");
-  if (o.encode != "engine" && o.encode != "grouped")
-    usage("--encode expects engine or grouped, got '" + o.encode + "'");
-  if (o.head != "engine" && o.head != "fused") usage("--head expects engine or fused, got '" + o.head + "'");
-  if (o.head == "fused" && o.loss != "ce") usage("--head fused is a cross-entropy head: it needs --loss ce");
   return o;
 }
 
@@ -195,159 +191,6 @@ class BucketBatches {
   std::vector<std::vector<int64_t>> seen_;
 };
 
-// Candidate speed-ups that keep the batches as they are; together they recompute HostSequenceModel::loss
-// (non-Cloze backbone, no quantizer) and are checked against it at start-up.
-struct LossOptions {
-  bool ce = true;
-  bool grouped = false;  // encode in length groups
-  bool fused = false;    // fused cross-entropy head
-  int64_t group_cost = 256;
-  int64_t ce_chunk = 1 << 30;  // rows per chunk of the fused head
-};
-
-// Encoding in length groups: the backbone runs on groups of rows of similar length, each group narrowed to
-// its own longest row. Rows are independent in the backbone (padding keys are masked, positions are
-// right-aligned), so the states, hence loss and gradients, are the engine's (up to dropout draws and the
-// order of a sum). Groups: the rows sorted by length, cut where sum(rows * width) + group_cost * groups is
-// smallest (exact, by dynamic programming over the sorted rows). Returns the states of the positions with a
-// target, those targets and their negatives (if any), in the same order.
-struct Positions {
-  torch::Tensor h, targets, negatives;
-};
-
-Positions encode_positions(engine::HostSequenceModel& model, const Batch& batch, const LossOptions& o) {
-  if (!o.grouped) {
-    auto mask = batch.targets.gt(0);
-    return {model.encode(0, batch.inputs).index({mask}), batch.targets.index({mask}),
-            batch.negatives.defined() ? batch.negatives.index({mask}) : torch::Tensor()};
-  }
-  const int64_t B = batch.inputs.size(0), L = batch.inputs.size(1);
-  auto lengths = batch.inputs.gt(0).sum(1).contiguous();
-  auto len = lengths.accessor<int64_t, 1>();
-  std::vector<int64_t> rows(static_cast<size_t>(B));
-  std::iota(rows.begin(), rows.end(), 0);
-  std::stable_sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) { return len[a] < len[b]; });
-  auto width = [&](size_t i) { return std::max<int64_t>(1, len[rows[i]]); };
-  std::vector<int64_t> best(static_cast<size_t>(B) + 1, 0), cut(static_cast<size_t>(B) + 1, 0);
-  for (size_t j = 1; j <= static_cast<size_t>(B); ++j) {  // best[j]: cost of the first j sorted rows
-    best[j] = std::numeric_limits<int64_t>::max();
-    for (size_t i = 0; i < j; ++i) {  // the last group is rows i..j-1, as wide as row j-1
-      const int64_t c = best[i] + static_cast<int64_t>(j - i) * width(j - 1) + o.group_cost;
-      if (c < best[j]) best[j] = c, cut[j] = static_cast<int64_t>(i);
-    }
-  }
-  std::vector<torch::Tensor> hs, ts, ns;
-  for (size_t j = static_cast<size_t>(B); j > 0; j = static_cast<size_t>(cut[j])) {
-    const size_t i = static_cast<size_t>(cut[j]);
-    auto idx = torch::tensor(std::vector<int64_t>(rows.begin() + static_cast<std::ptrdiff_t>(i),
-                                                  rows.begin() + static_cast<std::ptrdiff_t>(j)), torch::kLong);
-    const int64_t w = std::min(L, width(j - 1));
-    auto inputs = batch.inputs.index_select(0, idx).slice(1, L - w);
-    auto targets = batch.targets.index_select(0, idx).slice(1, L - w);
-    auto mask = targets.gt(0);
-    hs.push_back(model.encode(0, inputs).index({mask}));
-    ts.push_back(targets.index({mask}));
-    if (batch.negatives.defined()) ns.push_back(batch.negatives.index_select(0, idx).slice(1, L - w).index({mask}));
-  }
-  return {torch::cat(hs), torch::cat(ts), ns.empty() ? torch::Tensor() : torch::cat(ns)};
-}
-
-// Fused full-softmax cross-entropy: mean over rows of logsumexp(h w^T) - (h w^T)[target], with w = items
-// 1..I and targets 0-based. Forward turns the logits into exp(logit - row max) in place and keeps them with
-// the row sums; backward scales them into the softmax in place, subtracts 1 at the targets and multiplies by
-// the two matrices. One exp per logit instead of two (log_softmax, then its backward), and no [P, I] zero
-// tensor, scatter or second [P, I] gradient. Not re-entrant (backward consumes the saved buffer).
-struct FusedCrossEntropy : public torch::autograd::Function<FusedCrossEntropy> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& h, const torch::Tensor& w,
-                               const torch::Tensor& targets, int64_t chunk) {
-    const int64_t P = h.size(0);
-    auto e = torch::empty({P, w.size(0)}, h.options());  // logits, then exp(logits - max) in place
-    auto picked = torch::empty({P}, h.options()), max = torch::empty({P, 1}, h.options());
-    auto sum = torch::empty({P}, h.options());
-    // Row chunks small enough for the cache: each chunk's logits are read back while still there.
-    for (int64_t lo = 0; lo < P; lo += chunk) {
-      const int64_t hi = std::min(P, lo + chunk);
-      auto ec = e.slice(0, lo, hi);
-      torch::mm_out(ec, h.slice(0, lo, hi), w.t());
-      picked.slice(0, lo, hi).copy_(ec.gather(1, targets.slice(0, lo, hi).unsqueeze(1)).squeeze(1));
-      auto mc = max.slice(0, lo, hi);
-      mc.copy_(std::get<0>(ec.max(1, /*keepdim=*/true)));
-      ec.sub_(mc).exp_();
-      auto sc = sum.slice(0, lo, hi);
-      torch::sum_out(sc, ec, 1);
-    }
-    auto loss = (sum.log() + max.squeeze(1) - picked).mean();
-    ctx->saved_data["exp"] = e;
-    ctx->saved_data["chunk"] = chunk;
-    ctx->save_for_backward({h, w, targets, sum});
-    return loss;
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
-                                               torch::autograd::tensor_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const auto &h = saved[0], &w = saved[1], &targets = saved[2], &sum = saved[3];
-    auto g = ctx->saved_data["exp"].toTensor();
-    const int64_t chunk = ctx->saved_data["chunk"].toInt(), P = h.size(0);
-    ctx->saved_data.erase("exp");
-    auto grad_h = torch::empty_like(h), grad_w = torch::zeros_like(w);
-    for (int64_t lo = 0; lo < P; lo += chunk) {
-      const int64_t hi = std::min(P, lo + chunk);
-      auto gc = g.slice(0, lo, hi);
-      gc.div_(sum.slice(0, lo, hi).unsqueeze(1));  // softmax
-      gc.scatter_add_(1, targets.slice(0, lo, hi).unsqueeze(1), torch::full({hi - lo, 1}, -1.0, g.options()));
-      auto hc = grad_h.slice(0, lo, hi);
-      torch::mm_out(hc, gc, w);
-      grad_w.addmm_(gc.t(), h.slice(0, lo, hi));
-    }
-    auto scale = grads[0] / static_cast<double>(P);
-    return {grad_h * scale, grad_w * scale, torch::Tensor(), torch::Tensor()};
-  }
-};
-
-torch::Tensor bench_loss(engine::HostSequenceModel& model, const Batch& batch, const LossOptions& o) {
-  if (!o.grouped && !o.fused) return model.loss(0, batch);
-  const Positions p = encode_positions(model, batch, o);
-  auto items = model.item_vectors(0);
-  if (o.ce) {
-    if (o.fused) return FusedCrossEntropy::apply(p.h, items.slice(0, 1), p.targets - 1, o.ce_chunk);
-    return torch::nn::functional::cross_entropy(torch::matmul(p.h, items.slice(0, 1).t()), p.targets - 1);
-  }
-  auto pos = (p.h * items.index({p.targets})).sum(-1);
-  auto neg = (p.h.unsqueeze(1) * items.index({p.negatives})).sum(-1);
-  return torch::nn::functional::softplus(-pos).mean() + torch::nn::functional::softplus(neg).sum(-1).mean();
-}
-
-// The candidate's loss and gradients against the engine's, without dropout, on one batch.
-void check_candidate(engine::HostSequenceModel& model, const Batch& b, const LossOptions& o) {
-  model.eval();
-  auto run = [&](bool engine_path) {
-    for (auto& p : model.parameters()) p.mutable_grad() = torch::Tensor();
-    auto loss = engine_path ? model.loss(0, b) : bench_loss(model, b, o);
-    loss.backward();
-    std::vector<torch::Tensor> g{loss.detach()};
-    for (auto& p : model.parameters()) g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
-    return g;
-  };
-  const auto a = run(true), c = run(false);
-  // Relative to each parameter's largest gradient, floored at 1% of the largest of all: the key biases'
-  // gradients are rounding noise (softmax ignores a shift that is the same for every key).
-  double worst = 0, largest = 0;
-  std::string where;
-  const auto names = model.named_parameters().keys();
-  for (size_t i = 1; i < a.size(); ++i) largest = std::max(largest, a[i].abs().max().item<double>());
-  for (size_t i = 1; i < a.size(); ++i) {
-    const double d = (a[i] - c[i]).abs().max().item<double>() /
-                     std::max(a[i].abs().max().item<double>(), 1e-2 * largest);
-    if (d > worst) worst = d, where = names[i - 1];
-  }
-  const double la = a[0].item<double>(), lc = c[0].item<double>();
-  std::cout << "# candidate check (eval mode, one batch): loss engine " << fixed(la, 6) << ", candidate "
-            << fixed(lc, 6) << ", largest relative gradient difference " << worst << " (" << where << ")" << std::endl;
-  for (auto& p : model.parameters()) p.mutable_grad() = torch::Tensor();
-  if (std::abs(la - lc) > 1e-4 * std::max(1.0, std::abs(la)) || worst > 1e-3)
-    throw Error("the candidate loss differs from HostSequenceModel::loss");
-}
-
 struct Phases {
   double data = 0, forward = 0, backward = 0, optimizer = 0;
 };
@@ -382,23 +225,13 @@ int main(int argc, char** argv) try {
   const int64_t total = bucket ? bucket_batches.num_batches() : engine_batches.num_batches();
   const int64_t n = o.max_batches > 0 ? std::min(o.max_batches, total) : total;
 
-  LossOptions lo;
-  lo.ce = o.loss == "ce";
-  lo.grouped = o.encode == "grouped";
-  lo.fused = o.head == "fused";
-  lo.group_cost = o.group_cost;
-  if (o.ce_chunk > 0) lo.ce_chunk = o.ce_chunk;
-  if (lo.grouped || lo.fused) {
-    engine::TrainBatches probe(task, bo, batch_seed + 1);
-    probe.shuffle();
-    check_candidate(*model, probe.get(0), lo);
-    engine::seed_everything(static_cast<uint64_t>(o.seed));
-  }
+  model->set_length_groups(o.length_groups, o.group_cost);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
   std::cout << "# xrec engine, LibTorch " << TORCH_VERSION << ", " << threads << " threads, " << data.num_users()
             << " users, " << task.num_items() << " items, " << engine_batches.num_samples()
             << " training sequences, " << total << " batches/epoch, loss " << o.loss << ", batches " << o.batches
-            << ", encode " << o.encode << ", head " << o.head << ", load " << fixed(load_average(), 2) << std::endl;
+            << ", length groups " << (o.length_groups ? "on (cost " + std::to_string(o.group_cost) + ")" : "off")
+            << ", load " << fixed(load_average(), 2) << std::endl;
 
   std::vector<std::string> epochs_json;
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
@@ -417,7 +250,7 @@ int main(int argc, char** argv) try {
       auto t1 = Clock::now();
       optimizer.zero_grad();
       auto t2 = Clock::now();
-      auto loss = bench_loss(*model, batch, lo);
+      auto loss = model->loss(0, batch);
       loss_sum += loss.item<double>();
       auto t3 = Clock::now();
       loss.backward();
@@ -458,7 +291,7 @@ int main(int argc, char** argv) try {
 
   Json out;
   out.str("impl", "xrec").str("torch", TORCH_VERSION).num("threads", threads).str("loss", o.loss);
-  out.str("batches", o.batches).str("encode", o.encode).str("head", o.head);
+  out.str("batches", o.batches).str("length_groups", o.length_groups ? "on" : "off").num("group_cost", o.group_cost);
   std::string list;
   for (auto& e : epochs_json) list += (list.empty() ? "" : ", ") + e;
   out.raw("epochs", "[" + list + "]");

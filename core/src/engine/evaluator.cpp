@@ -1,6 +1,9 @@
 #include "xrec/engine/evaluator.hpp"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#include <algorithm>
 
 #include <numeric>
 
@@ -12,52 +15,52 @@ namespace xrec::engine {
 
 std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
                                        const std::string& protocol, bool mask_history) {
-  const int64_t B = scores.size(0), I1 = scores.size(1);
-  scores = scores.to(torch::kCPU, torch::kFloat).contiguous();
-  auto targets = torch::empty({B}, torch::kLong);
-  auto t = targets.accessor<int64_t, 1>();
-  for (int64_t b = 0; b < B; ++b) t[b] = cases[static_cast<size_t>(b)]->target;
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-
-  torch::Tensor cand_scores, cand_ids, target_scores;
-  if (protocol == "full") {
-    // Mask padding and the history (the target keeps its own score even if seen before).
-    auto s = scores.accessor<float, 2>();
-    for (int64_t b = 0; b < B; ++b) {
-      s[b][0] = neg_inf;
-      const auto* c = cases[static_cast<size_t>(b)];
-      if (!mask_history) continue;  // repeat consumption allowed (RecBole's sequential evaluation)
-      for (int64_t i : c->history)
-        if (i != c->target && i > 0 && i < I1) s[b][i] = neg_inf;
-    }
-    target_scores = scores.gather(1, targets.unsqueeze(1));  // [B, 1]
-    cand_scores = scores;
-    cand_ids = torch::arange(I1, torch::kLong).unsqueeze(0);
-  } else if (protocol == "sampled") {
-    size_t n = 0;
-    for (auto* c : cases) n = std::max(n, c->negatives.size());
-    if (n == 0) throw Error("sampled protocol: evaluation cases carry no negatives");
-    auto ids = torch::zeros({B, static_cast<int64_t>(n)}, torch::kLong);  // 0 = no candidate
-    auto a = ids.accessor<int64_t, 2>();
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& neg = cases[static_cast<size_t>(b)]->negatives;
-      for (size_t j = 0; j < neg.size(); ++j) a[b][static_cast<int64_t>(j)] = neg[j];
-    }
-    cand_scores = scores.gather(1, ids).masked_fill(ids.eq(0), neg_inf);
-    cand_ids = ids;
-    target_scores = scores.gather(1, targets.unsqueeze(1));
-  } else {
+  const bool full = protocol == "full";
+  if (!full && protocol != "sampled")
     throw InputError("unknown evaluation protocol '" + protocol + "' (expected full or sampled)");
-  }
-  auto greater = cand_scores.gt(target_scores).sum(1);
-  auto tied_before = cand_scores.eq(target_scores).logical_and(cand_ids.lt(targets.unsqueeze(1))).sum(1);
-  auto ranks = (greater + tied_before).contiguous();
-  auto candidates = cand_scores.ne(neg_inf).sum(1).contiguous();  // masked items and missing negatives excluded
-  if (protocol == "sampled") candidates += 1;                       // the target joins its negatives
-  auto r = ranks.accessor<int64_t, 1>();
-  auto n = candidates.accessor<int64_t, 1>();
+  const int64_t B = scores.size(0), I1 = scores.size(1);
+  if (static_cast<int64_t>(cases.size()) != B) throw Error("ranks_from_scores: one case per row of scores expected");
+  if (!full)
+    for (auto* c : cases)
+      if (c->negatives.empty()) throw Error("sampled protocol: evaluation cases carry no negatives");
+  scores = scores.to(torch::kCPU, torch::kFloat).contiguous();
+  const float* s = scores.data_ptr<float>();
+  // One pass over each row, rows in parallel: a candidate is ahead of the target when its score is higher,
+  // or equal with a lower item id (a fixed tie rule, so ties neither help nor hurt a model). Item 0 (padding)
+  // is never a candidate.
   std::vector<Ranking> out(static_cast<size_t>(B));
-  for (int64_t b = 0; b < B; ++b) out[static_cast<size_t>(b)] = {r[b], n[b]};
+  at::parallel_for(0, B, 16, [&](int64_t lo, int64_t hi) {
+    std::vector<int64_t> seen;
+    for (int64_t b = lo; b < hi; ++b) {
+      const float* row = s + b * I1;
+      const EvalCase& c = *cases[static_cast<size_t>(b)];
+      if (c.target <= 0 || c.target >= I1)
+        throw Error("evaluation case of user " + std::to_string(c.user) + ": target item " + std::to_string(c.target) +
+                    " is outside the scored items 1.." + std::to_string(I1 - 1));
+      const float t = row[c.target];
+      auto ahead = [&](int64_t j) { return j < c.target ? row[j] >= t : row[j] > t; };
+      int64_t rank = 0, candidates = 0;
+      if (full) {
+        for (int64_t j = 1; j < c.target; ++j) rank += row[j] >= t;
+        for (int64_t j = c.target + 1; j < I1; ++j) rank += row[j] > t;
+        candidates = I1 - 1;
+        if (mask_history) {
+          // The user's earlier items are not candidates (the target stays, even when seen before): each
+          // distinct one is taken back out once.
+          seen.assign(c.history.begin(), c.history.end());
+          std::sort(seen.begin(), seen.end());
+          seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+          for (int64_t i : seen)
+            if (i > 0 && i < I1 && i != c.target) rank -= ahead(i), --candidates;
+        }
+      } else {
+        for (int64_t j : c.negatives)
+          if (j > 0 && j < I1) rank += ahead(j), ++candidates;
+        candidates += 1;  // the target joins its negatives
+      }
+      out[static_cast<size_t>(b)] = {rank, candidates};
+    }
+  });
   return out;
 }
 

@@ -97,6 +97,7 @@ class RunContext : public TransferContext {
     std::vector<int64_t> items;
     for (auto* t : domains) items.push_back(t->num_items());
     auto model = std::make_shared<HostSequenceModel>(items, backbone, quantizer, parse_loss(train_.str("loss")));
+    model->set_length_groups(train_.flag("length_groups"));
     model->to(device_);
     max_len_ = backbone->max_len();
     return model;

@@ -49,6 +49,9 @@ ConfigSchema build() {
              "one sample per item, predicted from the max_len items before it (RecBole's augmentation); window: "
              "windows of max_len overlapping by half, every item a target once (prefix's data, far cheaper)")
           .one_of({"sequence", "prefix", "window"}),
+      boolean("length_groups", true,
+              "Run the backbone on groups of rows of similar length inside each batch: the same loss and gradients, "
+              "without encoding the padding (2-3x faster epochs on Beauty); off for a backbone whose rows interact"),
       integer("patience", 10, "Stop after this many evaluations without a better validation metric").at_least(1),
       integer("eval_every", 1, "Validate every N epochs").at_least(1),
       string("select_metric", "ndcg@10", "Validation metric that picks the best epoch (e.g. ndcg@10, hr@10, mrr)"),

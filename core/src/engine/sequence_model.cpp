@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/engine/length_groups.hpp"
 
 namespace xrec::engine {
 
@@ -43,6 +44,19 @@ torch::Tensor HostSequenceModel::encode_with(const torch::Tensor& items, const t
   return backbone_->forward(emb, inputs.eq(0), w);
 }
 
+void HostSequenceModel::set_length_groups(bool on, int64_t group_cost) {
+  if (on && group_cost < 0) throw Error("length groups: group_cost must be >= 0");
+  group_cost_ = on ? group_cost : -1;
+}
+
+torch::Tensor HostSequenceModel::train_states(const torch::Tensor& emb, const torch::Tensor& padding,
+                                              const FastWeights& w) {
+  if (group_cost_ < 0) return backbone_->forward(emb, padding, w);
+  return encode_in_length_groups(emb, padding, group_cost_, [&](const torch::Tensor& e, const torch::Tensor& p) {
+    return backbone_->forward(e, p, w);
+  });
+}
+
 torch::Tensor HostSequenceModel::encode(int64_t domain, const torch::Tensor& inputs, const FastWeights& w) {
   return encode_with(item_vectors(domain, w), inputs, w);
 }
@@ -77,14 +91,14 @@ torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& batch, const 
     ClozeView v = cloze_view(batch, backbone_->max_len(), backbone_->mask_prob());
     auto emb = torch::embedding(items, v.sequence, /*padding_idx=*/0);
     emb = torch::where(v.masked.unsqueeze(-1), backbone_->mask_vector(w).to(emb.dtype()), emb);
-    auto states = backbone_->forward(emb, v.sequence.eq(0), w);
+    auto states = train_states(emb, v.sequence.eq(0), w);
     h = states.index({v.masked});
     targets = v.sequence.index({v.masked});
     if (batch.negatives.defined())  // positions differ from the next-item batch: draw fresh uniform negatives
       negatives = torch::randint(1, items.size(0), {targets.size(0), batch.negatives.size(2)},
                                  torch::TensorOptions().dtype(torch::kLong).device(targets.device()));
   } else {
-    auto states = encode_with(items, batch.inputs, w);
+    auto states = train_states(torch::embedding(items, batch.inputs, /*padding_idx=*/0), batch.inputs.eq(0), w);
     auto mask = batch.targets.gt(0);
     h = states.index({mask});              // only positions with a target
     targets = batch.targets.index({mask});
@@ -106,7 +120,7 @@ torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& batch, const 
 
 torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor& inputs) {
   auto items = item_vectors(domain);
-  torch::Tensor states;
+  torch::Tensor last;  // [B, D] state of the newest position (right-aligned)
   if (cloze()) {
     // Ask for the item after the history: one masked position appended (the oldest item drops at max_len).
     auto seq = torch::cat({inputs, torch::zeros({inputs.size(0), 1}, inputs.options())}, 1);
@@ -115,11 +129,10 @@ torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor&
     auto mask = backbone_->mask_vector().to(emb.dtype()).expand({seq.size(0), 1, emb.size(2)});
     auto padding = seq.eq(0);
     padding.select(1, seq.size(1) - 1).fill_(false);
-    states = backbone_->forward(torch::cat({emb, mask}, 1), padding, FastWeights());
+    last = backbone_->forward_last(torch::cat({emb, mask}, 1), padding, FastWeights());
   } else {
-    states = encode_with(items, inputs, FastWeights());
+    last = backbone_->forward_last(torch::embedding(items, inputs, /*padding_idx=*/0), inputs.eq(0), FastWeights());
   }
-  auto last = states.select(1, states.size(1) - 1);  // right-aligned: the last position is the newest
   return torch::matmul(last, items.t());
 }
 

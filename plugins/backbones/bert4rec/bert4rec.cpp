@@ -39,12 +39,19 @@ class BERT4Rec : public Backbone {
   torch::Tensor mask_vector(const FastWeights& w) override { return w(mask_); }
 
   torch::Tensor forward(const torch::Tensor& items, const torch::Tensor& padding, const FastWeights& w) override {
-    auto x = encoder_.forward(items, padding, w, is_training());
+    return head(encoder_.forward(items, padding, w, is_training()), w);
+  }
+  // Inference asks about the masked position the host appends: the last block computes that query only.
+  torch::Tensor forward_last(const torch::Tensor& items, const torch::Tensor& padding, const FastWeights& w) override {
+    return head(encoder_.forward(items, padding, w, is_training(), /*last_only=*/true), w);
+  }
+
+ private:
+  torch::Tensor head(const torch::Tensor& x, const FastWeights& w) {
     if (!head_dense_.weight.defined()) return x;
     return head_norm_(torch::gelu(head_dense_(x, w)), w);  // BERT's masked-LM transform (GELU, as RecBole)
   }
 
- private:
   backbones::TransformerEncoder encoder_;
   double mask_prob_;
   torch::Tensor mask_;

@@ -89,9 +89,11 @@ class TransformerEncoder {
 
   const TransformerOptions& options() const { return o_; }
 
-  // items [B, L, D] right-aligned, padding [B, L] true where no item -> states [B, L, D].
+  // items [B, L, D] right-aligned, padding [B, L] true where no item -> states [B, L, D]; with last_only,
+  // the states of the last position only, [B, D]: the last block then computes one query per row (keys and
+  // values still over every position), which is all next-item scoring needs.
   torch::Tensor forward(const torch::Tensor& items, const torch::Tensor& padding, const FastWeights& w,
-                        bool training) const {
+                        bool training, bool last_only = false) const {
     const int64_t B = items.size(0), L = items.size(1);
     if (L > o_.max_len)
       throw Error(o_.component + ": sequence length " + std::to_string(L) + " exceeds max_len " +
@@ -109,17 +111,25 @@ class TransformerEncoder {
       blocked = blocked | later.unsqueeze(0);
     }
     auto mask = torch::zeros({B, 1, L, L}, items.options()).masked_fill(blocked.unsqueeze(1), -1e9);
-    for (auto& b : blocks_) {
+    for (size_t l = 0; l < blocks_.size(); ++l) {
+      const Block& b = blocks_[l];
+      // The rows whose states this block must produce: all, or the last one in the last block.
+      const bool one = last_only && l + 1 == blocks_.size();
+      auto query_rows = [&](const torch::Tensor& t) { return one ? t.slice(1, L - 1) : t; };
+      const auto& m = one ? mask.slice(2, L - 1) : mask;
       if (o_.norm_first) {
-        x = x + torch::dropout(attention(b, b.ln_attn(x, w), mask, w, training), o_.dropout, training);
+        auto normed = b.ln_attn(x, w);
+        x = query_rows(x) +
+            torch::dropout(attention(b, query_rows(normed), normed, m, w, training), o_.dropout, training);
         x = x + torch::dropout(feed_forward(b, b.ln_ff(x, w), w), o_.dropout, training);
       } else {
-        x = b.ln_attn(x + torch::dropout(attention(b, x, mask, w, training), o_.dropout, training), w);
+        x = b.ln_attn(query_rows(x) + torch::dropout(attention(b, query_rows(x), x, m, w, training), o_.dropout,
+                                                     training), w);
         x = b.ln_ff(x + torch::dropout(feed_forward(b, x, w), o_.dropout, training), w);
       }
     }
     if (o_.norm_first) x = final_norm_(x, w);
-    return x;
+    return last_only ? x.select(1, x.size(1) - 1) : x;
   }
 
  private:
@@ -128,14 +138,17 @@ class TransformerEncoder {
     LayerNorm ln_attn, ln_ff;
   };
 
-  torch::Tensor attention(const Block& b, const torch::Tensor& x, const torch::Tensor& mask, const FastWeights& w,
-                          bool training) const {
-    const int64_t B = x.size(0), L = x.size(1), d = o_.hidden / o_.heads;
-    auto split = [&](const torch::Tensor& t) { return t.view({B, L, o_.heads, d}).transpose(1, 2); };  // [B,H,L,d]
-    auto q = split(b.q(x, w)), k = split(b.k(x, w)), v = split(b.v(x, w));
+  // Queries from xq [B, Lq, D], keys and values from x [B, L, D]; mask [B, 1, Lq, L].
+  torch::Tensor attention(const Block& b, const torch::Tensor& xq, const torch::Tensor& x, const torch::Tensor& mask,
+                          const FastWeights& w, bool training) const {
+    const int64_t B = x.size(0), d = o_.hidden / o_.heads;
+    auto split = [&](const torch::Tensor& t) {  // [B, n, D] -> [B, H, n, d]
+      return t.view({B, t.size(1), o_.heads, d}).transpose(1, 2);
+    };
+    auto q = split(b.q(xq, w)), k = split(b.k(x, w)), v = split(b.v(x, w));
     auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d)) + mask;
     auto attn = torch::dropout(torch::softmax(scores, -1), o_.attn_dropout, training);
-    auto ctx = torch::matmul(attn, v).transpose(1, 2).reshape({B, L, o_.hidden});
+    auto ctx = torch::matmul(attn, v).transpose(1, 2).reshape({B, xq.size(1), o_.hidden});
     return b.out(ctx, w);
   }
 

@@ -31,6 +31,10 @@ class SASRec : public Backbone {
   torch::Tensor forward(const torch::Tensor& items, const torch::Tensor& padding, const FastWeights& w) override {
     return encoder_.forward(items, padding, w, is_training());
   }
+  // Next-item scoring reads the newest position only: the last block computes that query alone.
+  torch::Tensor forward_last(const torch::Tensor& items, const torch::Tensor& padding, const FastWeights& w) override {
+    return encoder_.forward(items, padding, w, is_training(), /*last_only=*/true);
+  }
 
  private:
   backbones::TransformerEncoder encoder_;

@@ -61,3 +61,14 @@ TEST(BERT4Rec, ReadsEveryParameterThroughFastWeights) {
 TEST(BERT4Rec, DropoutOnlyInTraining) { expect_dropout_only_in_training(*make_backbone("bert4rec", kSmall)); }
 
 TEST(BERT4Rec, RejectsBadParameters) { expect_transformer_checks("bert4rec"); }
+
+TEST(BERT4Rec, ForwardLastIsTheLastColumn) {
+  expect_forward_last_is_the_last_column(*make_backbone("bert4rec", kSmall));
+  expect_forward_last_is_the_last_column(*make_backbone("bert4rec", kNoHead));
+}
+
+TEST(BERT4Rec, LengthGroupsChangeNeitherLossNorGradients) {
+  expect_length_groups_change_nothing("bert4rec", kSmall);
+  expect_length_groups_change_nothing("bert4rec", kNoHead);
+  expect_length_groups_change_nothing("bert4rec", kSmall, engine::LossKind::BinaryCrossEntropy);
+}

@@ -129,3 +129,14 @@ TEST(GRU4Rec, RejectsItemVectorsOfTheWrongSize) {
     EXPECT_NE(std::string(e.what()).find("[B, L, 8], got [2, 5, 9]"), std::string::npos) << e.what();
   }
 }
+
+TEST(GRU4Rec, ForwardLastIsTheLastColumn) {
+  expect_forward_last_is_the_last_column(*make_backbone("gru4rec", kSmall));
+  expect_forward_last_is_the_last_column(*make_backbone("gru4rec", with(kSmall, {{"bias", true}, {"layers", 2}})));
+}
+
+TEST(GRU4Rec, LengthGroupsChangeNeitherLossNorGradients) {
+  expect_length_groups_change_nothing("gru4rec", kSmall);
+  expect_length_groups_change_nothing("gru4rec", with(kSmall, {{"bias", true}, {"layers", 2}}));
+  expect_length_groups_change_nothing("gru4rec", kSmall, engine::LossKind::BinaryCrossEntropy);
+}

@@ -14,6 +14,7 @@
 
 #include "xrec/api/backbone.hpp"
 #include "xrec/api/errors.hpp"
+#include "xrec/engine/sequence_model.hpp"
 #include "xrec/registry.hpp"
 #include "../dataset_harness.hpp"  // plugin_registry(), expect_input_error()
 
@@ -175,6 +176,61 @@ inline void expect_dropout_only_in_training(Backbone& b) {
   EXPECT_GT(max_diff(b.forward(items, padding), b.forward(items, padding)), 1e-6);
   b.eval();
   EXPECT_TRUE(torch::equal(b.forward(items, padding), b.forward(items, padding)));
+}
+
+// forward_last is forward's last column, with fast weights too, on a batch of rows of different lengths.
+inline void expect_forward_last_is_the_last_column(Backbone& b) {
+  torch::NoGradGuard no_grad;
+  const int64_t L = std::min<int64_t>(b.max_len(), 7);
+  auto items = torch::randn({4, L, b.hidden_size()});
+  auto padding = torch::zeros({4, L}, torch::kBool);
+  for (int64_t r = 0; r < 4; ++r) padding[r].slice(0, 0, std::min(r * 2, L - 1)).fill_(true);
+  auto full = b.forward(items, padding).select(1, L - 1);
+  auto last = b.forward_last(items, padding);
+  EXPECT_EQ(last.sizes(), full.sizes());
+  EXPECT_TRUE(close(last, full)) << "forward_last differs from forward's last column by " << max_diff(last, full);
+  FastWeights w;
+  for (auto& p : b.parameters()) w.set(p, p * 1.1);
+  auto full_w = b.forward(items, padding, w).select(1, L - 1), last_w = b.forward_last(items, padding, w);
+  EXPECT_TRUE(close(last_w, full_w)) << "with fast weights, by " << max_diff(last_w, full_w);
+}
+
+// HostSequenceModel's loss with length groups on and off: the same loss and the same gradient of every
+// parameter (eval mode: no dropout; a Cloze backbone draws the same masks from the same seed).
+inline void expect_length_groups_change_nothing(const std::string& type, const std::map<std::string, Value>& values,
+                                                engine::LossKind loss = engine::LossKind::CrossEntropy) {
+  auto backbone = make_backbone(type, values, 3);
+  engine::HostSequenceModel model({20}, backbone, nullptr, loss);
+  model.eval();
+  const int64_t L = std::min<int64_t>(backbone->max_len(), 8);
+  // Rows of lengths 1, 2, 2, 5 and L: several groups.
+  const std::vector<int64_t> lengths = {1, 2, 2, 5, L};
+  Batch batch;
+  const int64_t B = static_cast<int64_t>(lengths.size());
+  batch.inputs = torch::zeros({B, L}, torch::kLong);
+  batch.targets = torch::zeros({B, L}, torch::kLong);
+  for (int64_t r = 0; r < B; ++r)
+    for (int64_t k = L - lengths[static_cast<size_t>(r)]; k < L; ++k) {
+      batch.inputs[r][k] = 1 + (r * 7 + k * 3) % 20;
+      batch.targets[r][k] = 1 + (r * 5 + k * 11) % 20;
+    }
+  if (loss == engine::LossKind::BinaryCrossEntropy) batch.negatives = torch::randint(1, 21, {B, L, 2}, torch::kLong);
+  auto run = [&](bool groups) {
+    model.set_length_groups(groups, /*group_cost=*/0);  // cost 0: one group per distinct length
+    model.zero_grad(/*set_to_none=*/true);
+    torch::manual_seed(11);
+    auto l = model.loss(0, batch);
+    l.backward();
+    std::vector<torch::Tensor> out{l.detach()};
+    for (auto& p : model.parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    return out;
+  };
+  const auto off = run(false), on = run(true);
+  EXPECT_TRUE(close(on[0], off[0])) << type << ": loss " << on[0].item<double>() << " vs " << off[0].item<double>();
+  const auto names = parameter_names(model);
+  for (size_t i = 1; i < off.size(); ++i)
+    EXPECT_TRUE(torch::allclose(on[i], off[i], 1e-4, 1e-5))
+        << type << ": gradient of " << names[i - 1] << " differs by " << max_diff(on[i], off[i]);
 }
 
 }  // namespace xrec::test::models

@@ -60,3 +60,14 @@ TEST(SASRec, ReadsEveryParameterThroughFastWeights) {
 TEST(SASRec, DropoutOnlyInTraining) { expect_dropout_only_in_training(*make_backbone("sasrec", kSmall)); }
 
 TEST(SASRec, RejectsBadParameters) { expect_transformer_checks("sasrec"); }
+
+TEST(SASRec, ForwardLastIsTheLastColumn) {
+  expect_forward_last_is_the_last_column(*make_backbone("sasrec", kSmall));
+  expect_forward_last_is_the_last_column(*make_backbone("sasrec", kSmallPre));
+}
+
+TEST(SASRec, LengthGroupsChangeNeitherLossNorGradients) {
+  expect_length_groups_change_nothing("sasrec", kSmall);
+  expect_length_groups_change_nothing("sasrec", kSmallPre);
+  expect_length_groups_change_nothing("sasrec", kSmall, engine::LossKind::BinaryCrossEntropy);
+}

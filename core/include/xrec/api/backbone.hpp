@@ -25,6 +25,15 @@ class Backbone : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& items, const torch::Tensor& padding,
                                 const FastWeights& w = FastWeights()) = 0;
 
+  // The state at the last (newest) position only, [B, D]: all that next-item scoring reads (for a Cloze
+  // backbone the host puts the masked position there). The default runs forward and keeps the last column;
+  // a backbone may override it to skip work the other positions would need (sasrec computes its last block
+  // for one query). Must equal forward(items, padding, w).select(1, L - 1).
+  virtual torch::Tensor forward_last(const torch::Tensor& items, const torch::Tensor& padding,
+                                     const FastWeights& w = FastWeights()) {
+    return forward(items, padding, w).select(1, items.size(1) - 1);
+  }
+
   // Cloze backbones only. The host masks this share of the (non-padding) input positions in training and
   // predicts the masked items; at inference it appends one masked position after the history and ranks
   // items by the state there. The mask vector [D] is a parameter of the backbone, read through w.

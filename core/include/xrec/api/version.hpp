@@ -3,7 +3,8 @@
 // against other facts is rejected before any of its code runs (see PluginDescriptor).
 #include <torch/version.h>  // tiny: only TORCH_VERSION_* macros
 
-#define XREC_API_VERSION 1
+// 2: Backbone::forward_last (a virtual added: plugins built against 1 must be rebuilt).
+#define XREC_API_VERSION 2
 #define XREC_VERSION_STRING "0.1.0"
 
 #define XREC_STRINGIFY_(x) #x

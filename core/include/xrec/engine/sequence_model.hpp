@@ -28,17 +28,27 @@ class HostSequenceModel : public SequenceModel {
   torch::Tensor loss(int64_t domain, const Batch& batch, const FastWeights& w = FastWeights()) override;
   torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs) override;
 
+  // Training losses run the backbone on groups of rows of similar length (engine/length_groups.hpp): the
+  // same loss and gradients for a fraction of the padding. group_cost: the fixed cost of one more backbone
+  // call, in cells; off: one call on the whole batch (for a backbone whose rows interact).
+  void set_length_groups(bool on, int64_t group_cost = kDefaultGroupCost);
+  bool length_groups() const { return group_cost_ >= 0; }
+  static constexpr int64_t kDefaultGroupCost = 256;
+
  private:
   // Item vectors and the quantizer's auxiliary loss (undefined without a quantizer).
   std::pair<torch::Tensor, torch::Tensor> items_and_aux(int64_t domain, const FastWeights& w);
   bool cloze() const;  // the backbone is trained by masked-item prediction (BERT4Rec)
   torch::Tensor encode_with(const torch::Tensor& items, const torch::Tensor& inputs, const FastWeights& w);
+  // The backbone's states of a training batch, in length groups when they are on.
+  torch::Tensor train_states(const torch::Tensor& emb, const torch::Tensor& padding, const FastWeights& w);
 
   std::vector<int64_t> num_items_;
   std::vector<torch::Tensor> tables_;
   std::shared_ptr<Backbone> backbone_;
   std::shared_ptr<Quantizer> quantizer_;
   LossKind loss_;
+  int64_t group_cost_ = kDefaultGroupCost;  // < 0: length groups off
 };
 
 }  // namespace xrec::engine
