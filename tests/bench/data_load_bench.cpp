@@ -30,6 +30,7 @@
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
 #include "xrec/sha256.hpp"
+#include "bench_args.hpp"
 
 namespace fs = std::filesystem;
 using namespace xrec;
@@ -44,28 +45,25 @@ struct Options {
   int64_t text_features = 0;
 };
 
+const char* const kUsage =
+    "usage: xrec_bench_data [--data DIR] [--repeat N] [--datasets a,b,...] [--text-features DIM]\n";
+
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "xrec_bench_data: " << problem << "\n"
-            << "usage: xrec_bench_data [--data DIR] [--repeat N] [--datasets a,b,...] [--text-features DIM]\n";
+  std::cerr << "xrec_bench_data: " << problem << "\n" << kUsage;
   std::exit(2);
 }
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--data") o.data = value();
-    else if (a == "--repeat") o.repeat = std::max(1, std::atoi(value().c_str()));
-    else if (a == "--text-features") o.text_features = std::atoll(value().c_str());
-    else if (a == "--datasets") {
-      std::stringstream list(value());
+  bench::Args a("xrec_bench_data", kUsage, argc, argv);
+  while (a.next()) {
+    if (a.is("--data")) o.data = a.value();
+    else if (a.is("--repeat")) o.repeat = static_cast<int>(a.integer(1));
+    else if (a.is("--text-features")) o.text_features = a.integer(0);
+    else if (a.is("--datasets")) {
+      std::stringstream list(a.value());
       for (std::string name; std::getline(list, name, ',');) o.only.insert(name);
-    } else if (a == "--help" || a == "-h") usage("measures dataset load times");
-    else usage("unknown argument '" + a + "'");
+    } else a.unknown();
   }
   return o;
 }

@@ -15,6 +15,7 @@
 #include <limits>
 #include <numeric>
 
+#include "bench_args.hpp"
 #include "sasrec_bench_common.hpp"
 #include "xrec/engine/batching.hpp"
 #include "xrec/engine/evaluator.hpp"
@@ -30,38 +31,22 @@ struct Options {
   int64_t threads = 2, repeat = 3, batch = 1024, seed = 42;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "xrec_bench_eval: " << problem << "\n"
-            << "usage: xrec_bench_eval --data Beauty.txt [--threads 2] [--repeat 3] [--batch 1024] [--seed 42] "
-               "[--plugins DIR]\n";
-  std::exit(2);
-}
+const char* const kUsage =
+    "usage: xrec_bench_eval --data Beauty.txt [--threads 2] [--repeat 3] [--batch 1024] [--seed 42] [--plugins DIR]\n";
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto integer = [&](int64_t lo) {
-      const std::string v = value();
-      char* end = nullptr;
-      const long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < lo) usage(a + " expects an integer >= " + std::to_string(lo) + ", got '" + v + "'");
-      return static_cast<int64_t>(n);
-    };
-    if (a == "--data") o.data = value();
-    else if (a == "--plugins") o.plugins = value();
-    else if (a == "--threads") o.threads = integer(1);
-    else if (a == "--repeat") o.repeat = integer(1);
-    else if (a == "--batch") o.batch = integer(1);
-    else if (a == "--seed") o.seed = integer(0);
-    else if (a == "--help" || a == "-h") usage("times full-ranking evaluation against matmul + topk");
-    else usage("unknown argument '" + a + "'");
+  Args a("xrec_bench_eval", kUsage, argc, argv);
+  while (a.next()) {
+    if (a.is("--data")) o.data = a.value();
+    else if (a.is("--plugins")) o.plugins = a.value();
+    else if (a.is("--threads")) o.threads = a.integer(1);
+    else if (a.is("--repeat")) o.repeat = a.integer(1);
+    else if (a.is("--batch")) o.batch = a.integer(1);
+    else if (a.is("--seed")) o.seed = a.integer(0);
+    else a.unknown();
   }
-  if (o.data.empty()) usage("--data FILE is required (S3-Rec's Beauty.txt)");
+  if (o.data.empty()) a.fail("--data FILE is required (S3-Rec's Beauty.txt)");
   return o;
 }
 

@@ -24,6 +24,7 @@
 #include <numeric>
 #include <random>
 
+#include "bench_args.hpp"
 #include "sasrec_bench_common.hpp"
 #include "xrec/engine/batching.hpp"
 #include "xrec/engine/evaluator.hpp"
@@ -41,92 +42,58 @@ struct Options {
   bool eval = true, tune_allocator = true, length_groups = true;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "xrec_bench_train: " << problem << "\n"
-            << "usage: xrec_bench_train --data Beauty.txt [--epochs 2] [--threads 2] [--loss ce|bce] [--negatives 1]\n"
-               "       [--seed 42] [--batches engine|bucket] [--bucket-chunk 16] [--length-groups on|off]\n"
-               "       [--group-cost 256] [--max-batches N] [--no-eval] [--no-tune-allocator] [--plugins DIR]\n";
-  std::exit(2);
-}
+const char* const kUsage =
+    "usage: xrec_bench_train --data Beauty.txt [--epochs 2] [--threads 2] [--loss ce|bce] [--negatives 1]\n"
+    "       [--seed 42] [--batches engine|bucket] [--bucket-chunk 16] [--length-groups on|off]\n"
+    "       [--group-cost 256] [--max-batches N] [--no-eval] [--no-tune-allocator] [--plugins DIR]\n";
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto integer = [&](int64_t lo) {
-      const std::string v = value();
-      char* end = nullptr;
-      const long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < lo) usage(a + " expects an integer >= " + std::to_string(lo) + ", got '" + v + "'");
-      return static_cast<int64_t>(n);
-    };
-    if (a == "--data") o.data = value();
-    else if (a == "--plugins") o.plugins = value();
-    else if (a == "--epochs") o.epochs = integer(1);
-    else if (a == "--threads") o.threads = integer(1);
-    else if (a == "--negatives") o.negatives = integer(1);
-    else if (a == "--seed") o.seed = integer(0);
-    else if (a == "--max-batches") o.max_batches = integer(0);
-    else if (a == "--bucket-chunk") o.bucket_chunk = integer(1);
-    else if (a == "--group-cost") o.group_cost = integer(0);
-    else if (a == "--length-groups") {
-      const std::string v = value();
-      if (v != "on" && v != "off") usage("--length-groups expects on or off, got '" + v + "'");
-      o.length_groups = v == "on";
-    }
-    else if (a == "--loss") o.loss = value();
-    else if (a == "--batches") o.batches = value();
-    else if (a == "--no-eval") o.eval = false;
-    else if (a == "--no-tune-allocator") o.tune_allocator = false;
-    else if (a == "--help" || a == "-h") usage("times SASRec training epochs through the engine");
-    else usage("unknown argument '" + a + "'");
+  Args a("xrec_bench_train", kUsage, argc, argv);
+  while (a.next()) {
+    if (a.is("--data")) o.data = a.value();
+    else if (a.is("--plugins")) o.plugins = a.value();
+    else if (a.is("--epochs")) o.epochs = a.integer(1);
+    else if (a.is("--threads")) o.threads = a.integer(1);
+    else if (a.is("--negatives")) o.negatives = a.integer(1);
+    else if (a.is("--seed")) o.seed = a.integer(0);
+    else if (a.is("--max-batches")) o.max_batches = a.integer(0);
+    else if (a.is("--bucket-chunk")) o.bucket_chunk = a.integer(1);
+    else if (a.is("--group-cost")) o.group_cost = a.integer(0);
+    else if (a.is("--length-groups")) o.length_groups = a.choice({"on", "off"}) == "on";
+    else if (a.is("--loss")) o.loss = a.choice({"ce", "bce"});
+    else if (a.is("--batches")) o.batches = a.choice({"engine", "bucket"});
+    else if (a.is("--no-eval")) o.eval = false;
+    else if (a.is("--no-tune-allocator")) o.tune_allocator = false;
+    else a.unknown();
   }
-  if (o.data.empty()) usage("--data FILE is required (S3-Rec's Beauty.txt)");
-  if (o.loss != "ce" && o.loss != "bce") usage("--loss expects ce or bce, got '" + o.loss + "'");
-  if (o.batches != "engine" && o.batches != "bucket")
-    usage("--batches expects engine or bucket, got '" + o.batches + "'");
+  if (o.data.empty()) a.fail("--data FILE is required (S3-Rec's Beauty.txt)");
   return o;
 }
 
-// Candidate speed-up: length-bucketed batches. Each epoch shuffles the sequences, sorts every chunk of
-// `chunk` batches' worth of them by length, cuts the chunk into batches and shuffles the batch order. A batch
-// then holds sequences of similar length, so narrowing to its longest row removes most padding (Beauty's
-// median training sequence has 4 pairs, but one row in 256 reaching 50 widens a random batch to 50). Rows,
-// padding, targets and negatives are built exactly as engine::TrainBatches builds them.
+// Length-bucketed batches (a benchmark variant, not engine behaviour). Each epoch shuffles the samples,
+// sorts every chunk of `chunk` batches' worth of them by length, cuts the chunk into batches and shuffles
+// the batch order. A batch then holds sequences of similar length, so narrowing to its longest row removes
+// most padding. Batches are built by the engine's own TrainBatches::batch_of (rows, padding, targets,
+// negatives as in training).
 class BucketBatches {
  public:
-  BucketBatches(const Task& task, const engine::BatchOptions& o, int64_t chunk, uint64_t seed)
-      : task_(task), o_(o), chunk_(chunk), rng_(seed) {
-    for (size_t r = 0; r < task.train.size(); ++r) {
-      if (task.train[r].size() < 2) continue;
-      rows_.push_back(static_cast<int64_t>(r));
-      if (o_.negatives > 0) {
-        std::vector<int64_t> s = task.train[r];
-        std::sort(s.begin(), s.end());
-        s.erase(std::unique(s.begin(), s.end()), s.end());
-        seen_.push_back(std::move(s));
-      }
-    }
-    order_.resize(rows_.size());
+  BucketBatches(engine::TrainBatches& batches, int64_t batch_size, int64_t chunk, uint64_t seed)
+      : batches_(batches), batch_size_(batch_size), chunk_(chunk), rng_(seed) {
+    order_.resize(static_cast<size_t>(batches.num_samples()));
     std::iota(order_.begin(), order_.end(), 0);
   }
 
-  int64_t num_batches() const {
-    return (static_cast<int64_t>(rows_.size()) + o_.batch_size - 1) / o_.batch_size;
-  }
+  int64_t num_batches() const { return batches_.num_batches(); }
 
   void shuffle() {
     std::shuffle(order_.begin(), order_.end(), rng_);
-    const size_t span = static_cast<size_t>(chunk_ * o_.batch_size);
-    auto length = [&](int64_t i) { return task_.train[static_cast<size_t>(rows_[static_cast<size_t>(i)])].size(); };
+    const size_t span = static_cast<size_t>(chunk_ * batch_size_);
     for (size_t lo = 0; lo < order_.size(); lo += span) {
       const auto hi = order_.begin() + static_cast<std::ptrdiff_t>(std::min(order_.size(), lo + span));
-      std::stable_sort(order_.begin() + static_cast<std::ptrdiff_t>(lo), hi,
-                       [&](int64_t a, int64_t b) { return length(a) < length(b); });
+      std::stable_sort(order_.begin() + static_cast<std::ptrdiff_t>(lo), hi, [&](int64_t a, int64_t b) {
+        return batches_.sample_length(a) < batches_.sample_length(b);
+      });
     }
     batch_order_.resize(static_cast<size_t>(num_batches()));
     std::iota(batch_order_.begin(), batch_order_.end(), 0);
@@ -134,61 +101,16 @@ class BucketBatches {
   }
 
   Batch get(int64_t b) {
-    const int64_t k = batch_order_[static_cast<size_t>(b)];
-    const int64_t lo = k * o_.batch_size;
-    const int64_t hi = std::min<int64_t>(lo + o_.batch_size, static_cast<int64_t>(rows_.size()));
-    return make(std::vector<int64_t>(order_.begin() + lo, order_.begin() + hi));
+    const int64_t lo = batch_order_[static_cast<size_t>(b)] * batch_size_;
+    const int64_t hi = std::min<int64_t>(lo + batch_size_, static_cast<int64_t>(order_.size()));
+    return batches_.batch_of(std::vector<int64_t>(order_.begin() + lo, order_.begin() + hi));
   }
 
  private:
-  // engine::TrainBatches::make, line for line.
-  Batch make(const std::vector<int64_t>& idx) {
-    auto row = [&](int64_t i) -> const std::vector<int64_t>& {
-      return task_.train[static_cast<size_t>(rows_[static_cast<size_t>(i)])];
-    };
-    int64_t longest = 1;
-    for (int64_t i : idx) longest = std::max<int64_t>(longest, static_cast<int64_t>(row(i).size()) - 1);
-    const int64_t B = static_cast<int64_t>(idx.size()), L = std::min(o_.max_len, longest), N = o_.negatives;
-    Batch batch;
-    batch.inputs = torch::zeros({B, L}, torch::kLong);
-    batch.targets = torch::zeros({B, L}, torch::kLong);
-    auto in = batch.inputs.accessor<int64_t, 2>();
-    auto tg = batch.targets.accessor<int64_t, 2>();
-    int64_t* neg = nullptr;
-    if (N > 0) {
-      batch.negatives = torch::zeros({B, L, N}, torch::kLong);
-      neg = batch.negatives.data_ptr<int64_t>();
-    }
-    std::uniform_int_distribution<int64_t> item(1, task_.num_items());
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& s = row(idx[static_cast<size_t>(b)]);
-      const int64_t n = static_cast<int64_t>(s.size()) - 1;
-      const int64_t take = std::min(n, L);
-      for (int64_t k = 0; k < take; ++k) {
-        const int64_t pos = L - take + k, src = n - take + k;
-        in[b][pos] = s[static_cast<size_t>(src)];
-        tg[b][pos] = s[static_cast<size_t>(src + 1)];
-        if (N > 0) {
-          const auto& seen = seen_[static_cast<size_t>(idx[static_cast<size_t>(b)])];
-          for (int64_t j = 0; j < N; ++j) {
-            int64_t x;
-            do x = item(rng_);
-            while (std::binary_search(seen.begin(), seen.end(), x) &&
-                   static_cast<int64_t>(seen.size()) < task_.num_items());
-            neg[(b * L + pos) * N + j] = x;
-          }
-        }
-      }
-    }
-    return batch;
-  }
-
-  const Task& task_;
-  engine::BatchOptions o_;
-  int64_t chunk_;
+  engine::TrainBatches& batches_;
+  int64_t batch_size_, chunk_;
   std::mt19937_64 rng_;
-  std::vector<int64_t> rows_, order_, batch_order_;
-  std::vector<std::vector<int64_t>> seen_;
+  std::vector<int64_t> order_, batch_order_;
 };
 
 struct Phases {
@@ -220,7 +142,8 @@ int main(int argc, char** argv) try {
   bo.negatives = o.loss == "bce" ? o.negatives : 0;
   const uint64_t batch_seed = static_cast<uint64_t>(o.seed) * 7919 + 1;  // the first batcher of a run
   engine::TrainBatches engine_batches(task, bo, batch_seed);
-  BucketBatches bucket_batches(task, bo, o.bucket_chunk, batch_seed);
+  engine::TrainBatches bucket_source(task, bo, batch_seed);  // its own negatives stream, as a second batcher
+  BucketBatches bucket_batches(bucket_source, bo.batch_size, o.bucket_chunk, batch_seed);
   const bool bucket = o.batches == "bucket";
   const int64_t total = bucket ? bucket_batches.num_batches() : engine_batches.num_batches();
   const int64_t n = o.max_batches > 0 ? std::min(o.max_batches, total) : total;

@@ -34,6 +34,26 @@ TEST(DataE2E, EveryPluginSmokeConfigRuns) {
   EXPECT_GE(ran, kHaveData ? 8 : 3);
 }
 
+// Every experiment config shipped under configs/ (not the base/ fragments they include) validates against
+// the schema and every plugin's specs, and its data loads: a renamed key or a moved file fails here, not in
+// the middle of an hour-long reproduction.
+TEST(DataE2E, EveryShippedConfigValidatesAndLoads) {
+  if (!kHaveData) GTEST_SKIP() << "real data not found at " << XREC_TEST_SHARED_DATA;
+  TempDir dir("configs");
+  int checked = 0;
+  for (auto& e : fs::recursive_directory_iterator(fs::path(kSource) / "configs")) {
+    const fs::path p = e.path();
+    if (!e.is_regular_file() || p.extension() != ".yaml") continue;
+    if (p.parent_path().filename() == "base") continue;
+    auto r = xrec_cmd("data stats '" + p.string() + "'",
+                      "XREC_DATA='" + std::string(XREC_TEST_SHARED_DATA) + "' XREC_CACHE='" + dir.file("cache") + "'",
+                      kSource);
+    EXPECT_EQ(r.code, 0) << p << "\n" << r.output;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);  // the quickstart and the reproductions
+}
+
 TEST(DataE2E, StatsOfTheQuickstartMatchTheDataReadme) {
   if (!kHaveData) GTEST_SKIP() << "real data not found at " << XREC_TEST_SHARED_DATA;
   TempDir dir("stats");

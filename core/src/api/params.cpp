@@ -14,8 +14,8 @@ std::string num(double d) {
 }
 
 std::string bounds(const ParamSpec& s) {
-  if (s.min && s.max) return " in [" + num(*s.min) + ", " + num(*s.max) + "]";
-  if (s.min) return " >= " + num(*s.min);
+  if (s.min && s.max) return " in " + std::string(s.min_exclusive ? "(" : "[") + num(*s.min) + ", " + num(*s.max) + "]";
+  if (s.min) return (s.min_exclusive ? " > " : " >= ") + num(*s.min);
   if (s.max) return " <= " + num(*s.max);
   return "";
 }
@@ -27,7 +27,10 @@ std::string choice_list(const ParamSpec& s) {
   return out + "}";
 }
 
-bool in_bounds(const ParamSpec& s, double x) { return !(s.min && x < *s.min) && !(s.max && x > *s.max); }
+bool in_bounds(const ParamSpec& s, double x) {
+  if (s.min && (s.min_exclusive ? x <= *s.min : x < *s.min)) return false;
+  return !(s.max && x > *s.max);
+}
 bool in_choices(const ParamSpec& s, const std::string& x) {
   if (s.choices.empty()) return true;
   for (auto& c : s.choices)

@@ -48,6 +48,10 @@ int64_t TrainBatches::num_batches() const {
   return (num_samples() + o_.batch_size - 1) / o_.batch_size;
 }
 
+int64_t TrainBatches::sample_length(int64_t i) const {
+  return std::min(o_.max_len, samples_.at(static_cast<size_t>(i)).end);
+}
+
 void TrainBatches::shuffle() { std::shuffle(order_.begin(), order_.end(), rng_); }
 
 Batch TrainBatches::get(int64_t b) {

@@ -56,7 +56,8 @@ const ParamSpecs& data_section_specs() {
       real("train_fraction", 1.0,
            "Share (0, 1] of the domain's training users kept for training, chosen with the seed; the others' "
            "validation and test cases stay")
-          .range(0, 1),
+          .range(0, 1)
+          .above(0),
       integer("train_users", 0, "Keep exactly N training users instead of a fraction (0 = use train_fraction)")
           .at_least(0),
       boolean("cache", true,

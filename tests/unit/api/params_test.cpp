@@ -24,6 +24,17 @@ TEST(ParamSpec, ChecksTypeRangeAndChoices) {
   EXPECT_NE(ks.check(Value(5)), "");
 }
 
+TEST(ParamSpec, ExclusiveLowerBound) {
+  auto share = param::real("share", 1.0, "A share").range(0, 1).above(0);
+  EXPECT_EQ(share.check(Value(1)), "");
+  EXPECT_EQ(share.check(Value(0.001)), "");
+  EXPECT_EQ(share.check(Value(0.0)), "float in (0, 1]");
+  EXPECT_EQ(share.check(Value(1.5)), "float in (0, 1]");
+  auto positive = param::real("scale", 1.0, "Scale").above(0);
+  EXPECT_EQ(positive.check(Value(0.0)), "float > 0");
+  EXPECT_EQ(positive.at_least(0).check(Value(0.0)), "");  // at_least makes the bound inclusive again
+}
+
 TEST(ParamSpec, RequiredHasNoDefault) {
   auto p = param::required("path", ParamType::String, "File");
   EXPECT_TRUE(p.required());

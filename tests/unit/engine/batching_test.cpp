@@ -42,6 +42,28 @@ TEST(Batching, NextItemTargetsRightAligned) {
   EXPECT_FALSE(b.negatives.defined());
 }
 
+TEST(Batching, BatchOfGivenSamplesAndTheirLengths) {
+  DomainData d;
+  d.name = "toy";
+  d.num_items = 9;
+  d.sequences = {{1, 2, 3, 4, 5}, {6, 7}, {8}, {2, 9, 4}};
+  Task t = task_of(d);
+  BatchOptions o;
+  o.max_len = 3;
+  TrainBatches batches(t, o, 1);
+  ASSERT_EQ(batches.num_samples(), 3);
+  EXPECT_EQ(batches.sample_length(0), 3);  // 4 pairs, capped at max_len
+  EXPECT_EQ(batches.sample_length(1), 1);
+  EXPECT_EQ(batches.sample_length(2), 2);
+  EXPECT_THROW(batches.sample_length(3), std::exception);
+  Batch b = batches.batch_of({2, 1});  // narrowed to its longest row
+  ASSERT_EQ(b.inputs.size(1), 2);
+  EXPECT_EQ(row(b.inputs, 0), (std::vector<int64_t>{2, 9}));
+  EXPECT_EQ(row(b.targets, 0), (std::vector<int64_t>{9, 4}));
+  EXPECT_EQ(row(b.inputs, 1), (std::vector<int64_t>{0, 6}));
+  EXPECT_EQ(row(b.targets, 1), (std::vector<int64_t>{0, 7}));
+}
+
 TEST(Batching, PrefixSamplesCoverEveryTransitionWithItsContext) {
   DomainData d;
   d.name = "toy";

@@ -224,6 +224,15 @@ TEST_F(DataPipeline, LoadsPreprocessesBuildsFeaturesAndCaches) {
   EXPECT_EQ(second.data.item_features[0].values, d.item_features[0].values);
   EXPECT_EQ(second.data.user_ids, d.user_ids);
 
+  // No training user at all is a config error, found before anything runs.
+  try {
+    resolve("data: {target: {type: lines, path: d.txt, train_fraction: 0}}\n");
+    ADD_FAILURE() << "train_fraction 0 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train_fraction"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(0, 1]"), std::string::npos) << e.what();
+  }
+
   // Split-only keys share the entry; keys that change the data do not.
   EXPECT_TRUE(load(resolve("data: {target: {type: lines, path: d.txt, k_core: 2, attribute_features: true, "
                            "train_fraction: 0.5}}\n"))

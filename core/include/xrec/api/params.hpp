@@ -15,15 +15,18 @@ struct XREC_API ParamSpec {
   std::string name;
   ParamType type = ParamType::String;
   Value default_value;              // null means the parameter is required
-  std::optional<double> min, max;   // inclusive bounds for numbers (and for every element of lists)
+  std::optional<double> min, max;   // bounds for numbers (and for every element of lists), inclusive
+  bool min_exclusive = false;       // ... except min with above(): a value must exceed it
   std::vector<std::string> choices; // allowed strings (String / StringList), empty = any
   std::string doc;
 
   bool required() const { return default_value.is_null(); }
 
   // Fluent builders: param::integer("hidden", 64, "Hidden size").range(1, 4096)
-  ParamSpec& range(double lo, double hi) { min = lo; max = hi; return *this; }
-  ParamSpec& at_least(double lo) { min = lo; return *this; }
+  ParamSpec& range(double lo, double hi) { min = lo; max = hi; min_exclusive = false; return *this; }
+  ParamSpec& at_least(double lo) { min = lo; min_exclusive = false; return *this; }
+  // Strictly greater than lo (a share in (0, 1]: .range(0, 1).above(0)).
+  ParamSpec& above(double lo) { min = lo; min_exclusive = true; return *this; }
   ParamSpec& one_of(std::vector<std::string> c) { choices = std::move(c); return *this; }
 
   // Checks one value against type, range and choices. Returns an empty string when valid, else

@@ -39,6 +39,11 @@ class TrainBatches {
   Batch get(int64_t b);
   // `size` samples drawn at random (with replacement), for meta-learning loops.
   Batch sample(int64_t size);
+  // The batch of the given samples (indices 0..num_samples()-1), built as get() builds its batches: for
+  // callers with their own order of the samples.
+  Batch batch_of(const std::vector<int64_t>& samples) { return make(samples); }
+  // Input items of sample i (its row length before the batch is narrowed), at most max_len.
+  int64_t sample_length(int64_t i) const;
 
  private:
   struct Sample {
