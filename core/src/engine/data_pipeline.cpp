@@ -181,6 +181,9 @@ Task make_task(const DomainData& data, const std::string& role, size_t index, co
   if (eval.str("protocol") == "sampled") {
     NegativeOptions n;
     n.sampler = eval.str("sampler");
+    // `file` names the target's fixed negatives (S3-Rec's LastFM_sample.txt); a source domain without a
+    // file of its own is evaluated with uniform negatives instead of failing the run.
+    if (n.sampler == "file" && role != "target" && data.fixed_negatives.empty()) n.sampler = "uniform";
     n.count = eval.integer("negatives");
     n.seed = seed * 1000003 + index;
     attach_negatives(task, n);

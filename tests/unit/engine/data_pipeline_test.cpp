@@ -335,6 +335,15 @@ TEST_F(DataPipeline, MakeTaskSplitsKeepsTrainingUsersAndSamplesNegatives) {
   }
   const ResolvedConfig given = resolve("data: {target: {type: lines, path: d.txt}}\nsplit: {method: given}\n");
   EXPECT_THROW(make_task(l.data, "target", 0, given, 3, *given.component("data.target")), InputError);
+
+  // sampler: file needs the target's negatives file; a source without one is evaluated with uniform negatives.
+  const ResolvedConfig file = resolve(
+      "data: {target: {type: lines, path: d.txt}}\nsplit: {method: ratio, ratios: [0.5, 0.25, 0.25]}\n"
+      "eval: {protocol: sampled, negatives: 2, sampler: file}\n");
+  EXPECT_THROW(make_task(l.data, "target", 0, file, 3, *file.component("data.target")), InputError);
+  const Task source = make_task(l.data, "source", 1, file, 3, *file.component("data.target"));
+  ASSERT_FALSE(source.valid.empty());
+  for (auto& c : source.valid) EXPECT_EQ(c.negatives.size(), 2u);
 }
 
 TEST(DomainStats, CountsDensityAndLengthQuantiles) {
