@@ -426,8 +426,14 @@ class OverrideApplier {
       }
       return out;
     }
-    if (!is_unset(node) && !node.IsMap())
-      fail("'" + path + "' is " + kind_name(node) + ", not a map, so it has no key '" + seg.key + "'");
+    if (!is_unset(node) && !node.IsMap()) {
+      // A named dataset is the one scalar users expect to extend: point them at the map form.
+      const bool named_data = node.IsScalar() && path.rfind("data.", 0) == 0;
+      fail("'" + path + "' is " + kind_name(node) + ", not a map, so it has no key '" + seg.key + "'" +
+           (named_data ? "; to change a named dataset, give it as a map: " + path + "={catalog: " + node.Scalar() +
+                             ", " + seg.key + ": ...}"
+                       : std::string()));
+    }
     if (!node.IsMap() && !path.empty()) locs[path] = at_;  // a map created by this override
     const std::string p = child_path(path, seg.key);
     YAML::Node out(YAML::NodeType::Map);
@@ -896,6 +902,19 @@ class Resolver {
       // A plain name (`data.target: beauty`) stands for the map the slot expands it to. Problems inside the
       // expansion are reported at the name, the only place the user wrote.
       if (!expand(n.Scalar(), s, path, n)) return;
+    } else if (n.IsMap() && s.expand_name && is_unset(find_key(n, "type")) && !is_unset(find_key(n, "catalog"))) {
+      // `{catalog: beauty, k_core: 5}`: the named dataset's map with the given keys set over it.
+      const YAML::Node name = find_key(n, "catalog");
+      if (!name.IsScalar()) {
+        problem(child_path(path, "catalog"), "expected a dataset name, found " + describe_found(name));
+        return;
+      }
+      YAML::Node base;
+      if (!expand(name.Scalar(), s, child_path(path, "catalog"), base)) return;
+      YAML::Node merged(YAML::NodeType::Map);
+      for (auto it = base.begin(); it != base.end(); ++it) merged[it->first.Scalar()] = it->second;
+      for (auto it = n.begin(); it != n.end(); ++it) merged[it->first.Scalar()] = it->second;
+      n = merged;
     }
     if (!n.IsMap()) {
       problem(path, "expected a map with 'type: NAME' and the " + kind + "'s parameters" +

@@ -194,6 +194,36 @@ TEST(DataSectionSpecs, CatalogNamesExpandToTheirEntry) {
   EXPECT_EQ(t->params.str("catalog"), "lastfm");
   EXPECT_EQ(t->params.integer("k_core"), 0);
   EXPECT_EQ(r.component("data.sources[0]")->params.str("path"), "amazon-s3rec/Beauty.txt");
+  // The map form sets keys over a named dataset; a bad name there is reported at its key.
+  const ResolvedConfig m = resolve("data: {target: {catalog: lastfm, k_core: 5}}\n");
+  const ComponentConfig* mt = m.component("data.target");
+  ASSERT_NE(mt, nullptr);
+  EXPECT_EQ(mt->type, "user_sequences");
+  EXPECT_EQ(mt->params.integer("k_core"), 5);
+  EXPECT_EQ(mt->params.str("negatives_file"), "amazon-s3rec/LastFM_sample.txt");
+  EXPECT_EQ(mt->params.str("catalog"), "lastfm");
+  try {
+    resolve("data: {target: {catalog: lastfn, k_core: 5}}\n");
+    ADD_FAILURE() << "an unknown name in the map form was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.target.catalog: unknown dataset name 'lastfn'; did you mean 'lastfm'?"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    resolve("data: {target: lastfm}\n", {"data.target.k_core=5"});
+    ADD_FAILURE() << "a key override of a plain name was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("give it as a map: data.target={catalog: lastfm, k_core: ...}"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    resolve("data: {target: {catalog: lastfm, k_kore: 5}}\n");
+    ADD_FAILURE() << "an unknown key in the map form was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("k_kore"), std::string::npos) << e.what();
+  }
   try {
     resolve("data: {target: beuaty}\n");
     ADD_FAILURE() << "an unknown name was accepted";
