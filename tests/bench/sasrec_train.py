@@ -15,6 +15,8 @@ accuracy compared:
   - Adam lr 1e-3; validation by full ranking of all items, history masked, ties broken by item id.
 
 usage: /usr/bin/python3 tests/bench/sasrec_train.py --data Beauty.txt [--epochs 2] [--threads 2] [--loss ce]
+With --patience N it instead trains to convergence as S3-Rec does and reports test metrics (the reference
+for docs/reproductions.md): --epochs 200 --patience 10 --loss bce --select ndcg@20.
 Prints one line per epoch and, last, one JSON line with every number (for tests/bench/sasrec_bench.sh).
 """
 import argparse
@@ -42,14 +44,15 @@ def read_beauty(path):
 
 
 def leave_one_out(seqs, min_length=3):
-    train, valid = [], []  # valid: (history, target)
+    train, valid, test = [], [], []  # valid, test: (history, target)
     for s in seqs:
         if len(s) >= min_length:
             train.append(s[:-2])
             valid.append((s[:-2], s[-2]))
+            test.append((s[:-1], s[-1]))
         elif len(s) >= 2:
             train.append(s)
-    return train, valid
+    return train, valid, test
 
 
 class Batches:
@@ -184,8 +187,11 @@ class SASRec(nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model, cases, max_len, batch_size=1024, ks=(5, 10, 20)):
-    """Full ranking of all items; padding and the history (but the target) masked; ties by item id."""
+def evaluate(model, cases, max_len, batch_size=1024, ks=(5, 10, 20), history="mask"):
+    """Full ranking of all items; padding and the history (but the target) masked; ties by item id.
+
+    history="zero" is S3-Rec's variant instead (run_finetune_full.py: `rating_pred[train_matrix > 0] = 0`):
+    the history's scores are set to 0 rather than removed, and the padding row stays a candidate."""
     model.eval()
     ranks = []
     for lo in range(0, len(cases), batch_size):
@@ -196,10 +202,12 @@ def evaluate(model, cases, max_len, batch_size=1024, ks=(5, 10, 20)):
             take = min(len(h), L)
             inputs[r, L - take:] = h[len(h) - take:]
         scores = model.score_last(torch.from_numpy(inputs))
-        scores[:, 0] = -math.inf
+        fill = -math.inf if history == "mask" else 0.0
+        if history == "mask":
+            scores[:, 0] = -math.inf
         for r, (h, t) in enumerate(chunk):
             seen = [i for i in h if i != t]
-            scores[r, seen] = -math.inf
+            scores[r, seen] = fill
         targets = torch.tensor([t for _, t in chunk])
         ts = scores.gather(1, targets.unsqueeze(1))
         ids = torch.arange(scores.size(1)).unsqueeze(0)
@@ -248,6 +256,11 @@ def main():
     ap.add_argument("--bucket", type=int, default=0,
                     help="length-bucketed batches: sort every chunk of N batches' worth of sequences by length "
                          "(0 = off, xrec's default batches)")
+    ap.add_argument("--patience", type=int, default=0,
+                    help="train like S3-Rec's run_finetune_*.py: validate after every epoch, stop after N epochs "
+                         "without a better --select, then test the best epoch's weights (0 = off: --epochs, "
+                         "validate once at the end)")
+    ap.add_argument("--select", default="ndcg@20", help="validation metric that picks the best epoch")
     ap.add_argument("--profile", type=int, default=0,
                     help="profile N training batches with torch.profiler, print the op table and exit")
     a = ap.parse_args()
@@ -256,7 +269,7 @@ def main():
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     seqs, num_items = read_beauty(a.data)
-    train, valid = leave_one_out(seqs)
+    train, valid, test = leave_one_out(seqs)
     batches = Batches(train, num_items, a.batch_size, a.max_len, a.negatives if a.loss == "bce" else 0, rng,
                       a.bucket)
     model = SASRec(num_items, max_len=a.max_len)
@@ -270,6 +283,7 @@ def main():
         return
 
     epochs = []
+    best = dict(value=-1.0, epoch=0, state=None, valid=None)
     for epoch in range(a.epochs):
         model.train()
         batches.shuffle()
@@ -305,6 +319,27 @@ def main():
               f"backward {t['backward']:.2f}, optimizer {t['optimizer']:.2f}) loss {e['loss']:.4f}, cpu {cpu:.2f}s, "
               f"padding {100 * (cells - positions) / max(cells, 1):.1f}% of {cells} cells, "
               f"load {os.getloadavg()[0]:.2f}", flush=True)
+        if a.patience > 0:
+            metrics = evaluate(model, valid, a.max_len)
+            e["valid"] = metrics
+            print(f"  valid {a.select} {metrics[a.select]:.4f} hr@10 {metrics['hr@10']:.4f} "
+                  f"ndcg@10 {metrics['ndcg@10']:.4f}", flush=True)
+            if metrics[a.select] > best["value"]:
+                best = dict(value=metrics[a.select], epoch=epoch + 1, valid=metrics,
+                            state={k: v.clone() for k, v in model.state_dict().items()})
+            elif epoch + 1 - best["epoch"] >= a.patience:
+                break
+
+    if a.patience > 0:
+        model.load_state_dict(best["state"])
+        result = dict(best_epoch=best["epoch"], valid=best["valid"],
+                      test=evaluate(model, test, a.max_len),
+                      test_s3rec_history_zero=evaluate(model, test, a.max_len, history="zero"))
+        print(f"best epoch {best['epoch']}: valid {a.select} {best['value']:.4f}; test hr@10 "
+              f"{result['test']['hr@10']:.4f} ndcg@10 {result['test']['ndcg@10']:.4f}", flush=True)
+        print(json.dumps(dict(impl="python", torch=torch.__version__, threads=torch.get_num_threads(), loss=a.loss,
+                              seed=a.seed, epochs=epochs, **result)))
+        return
 
     t0 = time.perf_counter()
     metrics = evaluate(model, valid, a.max_len)

@@ -111,6 +111,26 @@ TEST(RunE2E, MissingDataIsARecordedFailure) {
   EXPECT_NE(one_value(db, "SELECT error FROM runs").find("not found"), std::string::npos);
 }
 
+TEST(RunE2E, AnUnusableDeviceStopsBeforeTheStoreIsTouched) {
+  TempDir dir("baddevice");
+  const std::string db = dir.file("xrec.db");
+  auto r = xrec_cmd("run " + fixture_config(dir, 1) + " device=cuda:x --db " + db);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("device 'cuda:x': expected auto, cpu, cuda or cuda:N"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(db));
+}
+
+TEST(RunE2E, ADivergingLossFailsTheRunWithAHint) {
+  TempDir dir("diverge");
+  const std::string db = dir.file("xrec.db");
+  // Adam moves every weight by about lr per step: at 1e30 the scores overflow within an epoch or two.
+  auto r = xrec_cmd("run " + fixture_config(dir, 5) + " train.lr=1e30 --db " + db);
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("training diverged"), std::string::npos) << r.output;
+  EXPECT_EQ(one_value(db, "SELECT status FROM runs"), "failed");
+  EXPECT_NE(one_value(db, "SELECT error FROM runs").find("lower train.lr"), std::string::npos);
+}
+
 TEST(RunE2E, CtrlCEndsTheRunAsInterruptedWithItsMetricsKept) {
   TempDir dir("interrupt");
   const std::string db = dir.file("xrec.db");

@@ -15,6 +15,7 @@
 #include "xrec/api/errors.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
+#include "support/expect_error.hpp"
 #include "support/temp_dir.hpp"
 
 namespace xrec::test {
@@ -54,16 +55,5 @@ inline DomainData load_dataset(const std::string& type, const std::map<std::stri
 
 // Fixture files for plugin tests: a TempDir whose root() is passed as the data root.
 using FixtureDir = TempDir;
-
-// Expects `fn` to throw xrec::InputError whose message contains every one of `parts`.
-template <class F>
-void expect_input_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an InputError";
-  } catch (const InputError& e) {
-    for (auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << part << " not in: " << e.what();
-  }
-}
 
 }  // namespace xrec::test

@@ -12,25 +12,17 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/sha256.hpp"
+#include "support/expect_error.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace xrec;
 namespace fs = std::filesystem;
 
+using xrec::test::expect_input_error;
 using xrec::test::TempDir;
 
 namespace {
 
-
-template <class F>
-void expect_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an InputError";
-  } catch (const InputError& e) {
-    for (auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << part << " not in: " << e.what();
-  }
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -143,7 +135,7 @@ TEST(Catalog, ChecksumMismatchesAreErrorsNamingFileAndHashes) {
 
   // A downloaded file with another checksum is not kept.
   e.files[0].sha256 = wrong;
-  expect_error([&] { ensure_catalog_files(e, {}, target.path("dl")); },
+  expect_input_error([&] { ensure_catalog_files(e, {}, target.path("dl")); },
                {"dataset 'mini'", e.files[0].url, "sha256 is " + good, "expected " + wrong});
   EXPECT_FALSE(fs::exists(target.path("dl/mini/data.txt")));
   EXPECT_FALSE(fs::exists(target.path("dl/mini/data.txt.part")));
@@ -151,12 +143,12 @@ TEST(Catalog, ChecksumMismatchesAreErrorsNamingFileAndHashes) {
   // A file in a root with another checksum is an error, not silently replaced.
   e.files[0].sha256 = good;
   const std::string edited = target.write("root/mini/data.txt", "1 2 4\n");
-  expect_error([&] { ensure_catalog_files(e, {target.path("root")}, target.path("dl")); },
+  expect_input_error([&] { ensure_catalog_files(e, {target.path("root")}, target.path("dl")); },
                {"checksum mismatch for '" + edited + "'", "expected sha256 " + good, "found " + sha256_hex("1 2 4\n")});
 
   // So is a damaged file in the download root.
   const std::string damaged = target.write("dl2/mini/data.txt", "damaged");
-  expect_error([&] { ensure_catalog_files(e, {}, target.path("dl2")); },
+  expect_input_error([&] { ensure_catalog_files(e, {}, target.path("dl2")); },
                {"checksum mismatch for '" + damaged + "'", "Delete it to download it again"});
 }
 
@@ -164,7 +156,7 @@ TEST(Catalog, AnUnreachableServerGivesTheOfflineMessageQuickly) {
   TempDir target("offline");
   const std::string dest = target.path("dl/x.txt"), url = "http://127.0.0.1:9/x.txt";
   const auto start = std::chrono::steady_clock::now();
-  expect_error([&] { download_file(url, dest, std::string(64, '0'), DownloadOptions{2, 5}); },
+  expect_input_error([&] { download_file(url, dest, std::string(64, '0'), DownloadOptions{2, 5}); },
                {"cannot download " + url, "curl error", "offline", "put it at '" + dest + "'"});
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_FALSE(fs::exists(dest));
@@ -175,13 +167,13 @@ TEST(Catalog, AnUnreachableServerGivesTheOfflineMessageQuickly) {
   e.name = "far";
   e.type = "user_sequences";
   e.files = {{"far/data.txt", url, std::string(64, '0')}};
-  expect_error([&] { ensure_catalog_files(e, {target.path("root")}, target.path("dl")); },
+  expect_input_error([&] { ensure_catalog_files(e, {target.path("root")}, target.path("dl")); },
                {"dataset 'far'", url, "data folders", target.path("root")});
 }
 
 TEST(Catalog, AMissingFileUrlIsAnError) {
   TempDir target("missing");
-  expect_error([&] { download_file("file://" + target.path("absent.txt"), target.path("x"), std::string(64, '0')); },
+  expect_input_error([&] { download_file("file://" + target.path("absent.txt"), target.path("x"), std::string(64, '0')); },
                {"cannot download file://", "absent.txt", "curl error"});
 }
 
@@ -227,23 +219,23 @@ TEST(Catalog, CatalogFileErrorsSayWhere) {
   const std::string sha(64, 'c');
   auto file = [&](const std::string& name, const std::string& text) { return dir.write(name, text); };
   const std::string unknown = file("unknown.yaml", "x:\n  type: atomic\n  flies: []\n");
-  expect_error([&] { read_catalog_file(unknown); }, {unknown + ":3:3:", "unknown key 'flies'", "description, type"});
+  expect_input_error([&] { read_catalog_file(unknown); }, {unknown + ":3:3:", "unknown key 'flies'", "description, type"});
   const std::string no_type = file("no_type.yaml", "x:\n  files: [{path: a, url: 'file:///a', sha256: " + sha + "}]\n");
-  expect_error([&] { read_catalog_file(no_type); }, {no_type + ":2:", "missing key 'type'"});
+  expect_input_error([&] { read_catalog_file(no_type); }, {no_type + ":2:", "missing key 'type'"});
   const std::string no_files = file("no_files.yaml", "x:\n  type: atomic\n");
-  expect_error([&] { read_catalog_file(no_files); }, {no_files, "dataset 'x'.files", "non-empty list"});
+  expect_input_error([&] { read_catalog_file(no_files); }, {no_files, "dataset 'x'.files", "non-empty list"});
   const std::string bad_sha = file("bad_sha.yaml", "x:\n  type: atomic\n  files: [{path: a, url: 'file:///a', sha256: 12ab}]\n");
-  expect_error([&] { read_catalog_file(bad_sha); }, {bad_sha + ":1:1:", "sha256 '12ab'", "64"});
+  expect_input_error([&] { read_catalog_file(bad_sha); }, {bad_sha + ":1:1:", "sha256 '12ab'", "64"});
   const std::string bad_url = file("bad_url.yaml", "x:\n  type: atomic\n  files: [{path: a, url: 'ftp://h/a', sha256: " + sha + "}]\n");
-  expect_error([&] { read_catalog_file(bad_url); }, {bad_url, "ftp://h/a", "http://, https:// or file://"});
+  expect_input_error([&] { read_catalog_file(bad_url); }, {bad_url, "ftp://h/a", "http://, https:// or file://"});
   const std::string escape = file("escape.yaml", "x:\n  type: atomic\n  files: [{path: ../a, url: 'file:///a', sha256: " + sha + "}]\n");
-  expect_error([&] { read_catalog_file(escape); }, {escape, "'../a'", "inside the data root"});
+  expect_input_error([&] { read_catalog_file(escape); }, {escape, "'../a'", "inside the data root"});
   const std::string missing_key = file("missing_key.yaml", "x:\n  type: atomic\n  files: [{path: a, sha256: " + sha + "}]\n");
-  expect_error([&] { read_catalog_file(missing_key); }, {missing_key + ":3:", "files[0]", "missing key 'url'"});
+  expect_input_error([&] { read_catalog_file(missing_key); }, {missing_key + ":3:", "files[0]", "missing key 'url'"});
   const std::string syntax = file("syntax.yaml", "x: [unclosed\n");
-  expect_error([&] { read_catalog_file(syntax); }, {syntax + ":", "YAML syntax error"});
+  expect_input_error([&] { read_catalog_file(syntax); }, {syntax + ":", "YAML syntax error"});
   const std::string list = file("list.yaml", "- a\n- b\n");
-  expect_error([&] { read_catalog_file(list); }, {list + ":1:1:", "map of dataset names"});
-  expect_error([&] { read_catalog_file(dir.path("absent.yaml")); }, {"absent.yaml", "XREC_CATALOG"});
+  expect_input_error([&] { read_catalog_file(list); }, {list + ":1:1:", "map of dataset names"});
+  expect_input_error([&] { read_catalog_file(dir.path("absent.yaml")); }, {"absent.yaml", "XREC_CATALOG"});
   EXPECT_TRUE(read_catalog_file(file("empty.yaml", "")).empty());
 }

@@ -421,15 +421,15 @@ DenseFeature read_vectors(const std::string& path, int64_t expected_rows, const 
 
 void build_features(DomainData& data, const FeatureOptions& o) {
   const std::string where = "dataset '" + data.name + "': ";
-  if (o.text_dim < 0) throw InputError(where + "text_dim is " + std::to_string(o.text_dim) + ", expected >= 0");
+  if (o.text_dim < 0) throw InputError(where + "text_features is " + std::to_string(o.text_dim) + ", expected >= 0");
   if (o.numeric != "none" && o.numeric != "bucket" && o.numeric != "sinusoidal")
-    throw InputError(where + "numeric encoding '" + o.numeric + "', expected none, bucket or sinusoidal");
+    throw InputError(where + "numeric_features is '" + o.numeric + "', expected none, bucket or sinusoidal");
   const int64_t item_rows = data.num_items + 1, user_rows = data.num_users();
   const SideInfo &items = data.item_side, &users = data.user_side;
 
   if (o.text_dim > 0) {
     if (items.text.empty() && users.text.empty())
-      throw InputError(where + "text_dim = " + std::to_string(o.text_dim) +
+      throw InputError(where + "text_features: " + std::to_string(o.text_dim) +
                        " asks for text features, but the dataset has no text fields");
     if (!items.text.empty()) {
       DenseFeature f = text_tfidf(items.text, item_rows, o.text_dim, o.text_buckets, o.seed);
@@ -441,7 +441,7 @@ void build_features(DomainData& data, const FeatureOptions& o) {
   }
   if (o.attributes) {
     if (items.categorical.empty() && users.categorical.empty())
-      throw InputError(where + "attributes: true asks for multi-hot attributes, but the dataset has no "
+      throw InputError(where + "attribute_features: true asks for multi-hot attributes, but the dataset has no "
                        "categorical fields");
     if (!items.categorical.empty()) {
       DenseFeature f = multi_hot(items.categorical, item_rows);
@@ -452,7 +452,7 @@ void build_features(DomainData& data, const FeatureOptions& o) {
   }
   if (o.numeric != "none") {
     if (items.numeric.empty() && users.numeric.empty())
-      throw InputError(where + "numeric: " + o.numeric + " asks for numeric encodings, but the dataset has no "
+      throw InputError(where + "numeric_features: " + o.numeric + " asks for numeric encodings, but the dataset has no "
                        "numeric fields");
     for (auto& field : items.numeric) {
       check_rows(field.values.size(), item_rows, "item numeric", field.name);

@@ -4,6 +4,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <thread>
@@ -33,12 +34,19 @@ int configure_threads(int64_t requested) {
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::Device(torch::kCPU);
-  if (name.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available())
-      throw InputError("device '" + name + "' asked for, but this LibTorch has no usable CUDA device (use cpu or auto)");
-    return torch::Device(name);
-  }
-  throw InputError("device '" + name + "': expected auto, cpu, cuda or cuda:N");
+  // Checked here, before the run row exists, so that a typo or a GPU the machine lacks is a config error
+  // rather than a failed run (LibTorch would only complain when the model moves).
+  const std::string index = name.rfind("cuda:", 0) == 0 ? name.substr(5) : std::string();
+  const bool numbered = !index.empty() && index.size() <= 4 &&
+                        std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (name != "cuda" && !numbered) throw InputError("device '" + name + "': expected auto, cpu, cuda or cuda:N");
+  if (!torch::cuda::is_available())
+    throw InputError("device '" + name + "' asked for, but this LibTorch has no usable CUDA device (use cpu or auto)");
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (numbered && std::stoll(index) >= count)
+    throw InputError("device '" + name + "': this machine has " + std::to_string(count) + " CUDA device" +
+                     (count == 1 ? "" : "s") + ", expected cuda:0" + (count > 1 ? " to cuda:" + std::to_string(count - 1) : ""));
+  return torch::Device(name);
 }
 
 void tune_allocator() {

@@ -7,6 +7,14 @@
 
 namespace xrec::engine {
 
+namespace {
+// Ids built on the host (TrainBatches, pack_histories, a strategy's own batches) follow the item vectors to
+// their device, so callers need not know where the model lives; a no-op when they are already there.
+torch::Tensor follow(const torch::Tensor& ids, const torch::Tensor& items) {
+  return ids.defined() && ids.device() != items.device() ? ids.to(items.device()) : ids;
+}
+}  // namespace
+
 LossKind parse_loss(const std::string& name) {
   if (name == "ce") return LossKind::CrossEntropy;
   if (name == "bce") return LossKind::BinaryCrossEntropy;
@@ -38,8 +46,9 @@ torch::Tensor HostSequenceModel::item_vectors(int64_t domain, const FastWeights&
   return items_and_aux(domain, w).first;
 }
 
-torch::Tensor HostSequenceModel::encode_with(const torch::Tensor& items, const torch::Tensor& inputs,
+torch::Tensor HostSequenceModel::encode_with(const torch::Tensor& items, const torch::Tensor& host_inputs,
                                              const FastWeights& w) {
+  const torch::Tensor inputs = follow(host_inputs, items);
   auto emb = torch::embedding(items, inputs, /*padding_idx=*/0);
   return backbone_->forward(emb, inputs.eq(0), w);
 }
@@ -84,8 +93,10 @@ ClozeView cloze_view(const Batch& batch, int64_t max_len, double p) {
 
 bool HostSequenceModel::cloze() const { return backbone_->objective() == Objective::Cloze; }
 
-torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& batch, const FastWeights& w) {
+torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& host_batch, const FastWeights& w) {
   auto [items, aux] = items_and_aux(domain, w);
+  const Batch batch{follow(host_batch.inputs, items), follow(host_batch.targets, items),
+                    follow(host_batch.negatives, items)};
   torch::Tensor h, targets, negatives;  // h: [P, D] states that predict targets: [P]
   if (cloze()) {
     ClozeView v = cloze_view(batch, backbone_->max_len(), backbone_->mask_prob());
@@ -118,8 +129,9 @@ torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& batch, const 
   return aux.defined() ? loss + aux : loss;
 }
 
-torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor& inputs) {
+torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor& host_inputs) {
   auto items = item_vectors(domain);
+  const torch::Tensor inputs = follow(host_inputs, items);
   torch::Tensor last;  // [B, D] state of the newest position (right-aligned)
   if (cloze()) {
     // Ask for the item after the history: one masked position appended (the oldest item drops at max_len).

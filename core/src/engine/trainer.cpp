@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 
+#include "xrec/api/errors.hpp"
 #include "xrec/engine/metrics.hpp"
 
 namespace xrec::engine {
@@ -58,7 +60,8 @@ TrainResult train_model(SequenceModel& model, int64_t domain, const std::string&
     const auto epoch_start = Clock::now();
     model.train();
     batches.shuffle();
-    double loss_sum = 0;
+    // Summed where the loss lives: reading it back once per epoch, not per batch, keeps a GPU from waiting.
+    torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(hooks.device));
     const int64_t n = batches.num_batches();
     for (int64_t b = 0; b < n; ++b) {
       if (hooks.check_interrupted) hooks.check_interrupted();
@@ -68,9 +71,12 @@ TrainResult train_model(SequenceModel& model, int64_t domain, const std::string&
       loss.backward();
       if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), o.grad_clip);
       optimizer.step();
-      loss_sum += loss.item<double>();
+      loss_sum += loss.detach();
     }
-    const double train_loss = loss_sum / static_cast<double>(std::max<int64_t>(n, 1));
+    const double train_loss = loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(n, 1));
+    if (!std::isfinite(train_loss))
+      throw Error("[" + stage + "] epoch " + std::to_string(epoch + 1) + ": the training loss is " +
+                  std::to_string(train_loss) + " (training diverged); lower train.lr or set train.grad_clip");
     const double train_seconds = seconds_since(epoch_start);
     hooks.record("train", "loss", epoch, train_loss);
     hooks.record("train", "seconds", epoch, train_seconds);

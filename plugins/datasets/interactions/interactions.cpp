@@ -70,14 +70,10 @@ class Interactions : public Dataset {
 
     const std::string layout = "columns: " + join(columns_);
     RecordReader r(text, path, sep_);
-    bool header = p_.flag("header");
+    if (p_.flag("header")) r.next();  // the first record names the columns
     size_t rows = 0;
     InteractionLog log;
     while (r.next()) {
-      if (header) {
-        header = false;
-        continue;
-      }
       ++rows;
       const auto& f = r.fields();
       if (f.size() != columns_.size()) throw InputError(column_count_error(r, columns_.size(), layout));

@@ -39,14 +39,10 @@ class RatingCsv : public Dataset {
 
     const double min_rating = p_.real("min_rating");
     RecordReader r(text, path, Separator::Comma);
-    bool header = p_.flag("header");
+    if (p_.flag("header")) r.next();  // the first record names the columns
     size_t rows = 0;
     InteractionLog log;
     while (r.next()) {
-      if (header) {
-        header = false;
-        continue;
-      }
       ++rows;
       const auto& f = r.fields();
       if (f.size() != 4) throw InputError(column_count_error(r, 4, kLayout));

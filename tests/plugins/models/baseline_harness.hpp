@@ -173,16 +173,4 @@ inline FullRanking rank_full(Baseline& b, const Task& task, const std::vector<Ev
   return r;
 }
 
-// Expects `fn` to throw xrec::InputError whose message contains every one of `parts`.
-template <class F>
-void expect_input_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an InputError";
-  } catch (const InputError& e) {
-    for (auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << part << " not in: " << e.what();
-  }
-}
-
 }  // namespace xrec::test::baseline

@@ -158,19 +158,6 @@ TEST(DataSectionSpecs, TheHostKeysOfEveryDataSection) {
   }
 }
 
-TEST(DataSectionSpecs, EveryKeyIsDocumented) {
-  std::ifstream in(std::string(XREC_TEST_SOURCE_DIR) + "/docs/config.md");
-  ASSERT_TRUE(in) << "docs/config.md not found";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string doc = ss.str();
-  const auto reference = doc.find("## Sections reference");
-  ASSERT_NE(reference, std::string::npos);
-  for (auto& spec : data_section_specs())
-    EXPECT_NE(doc.find("| `" + spec.name + "` |", reference), std::string::npos)
-        << spec.name << " (a key of every data section) is not in docs/config.md's Sections reference";
-}
-
 TEST(DataSectionSpecs, CatalogNamesExpandToTheirEntry) {
   const ConfigSchema::Slot* target = nullptr;
   for (auto& s : run_schema().slots)

@@ -14,30 +14,19 @@
 #include <vector>
 
 #include "xrec/api/errors.hpp"
+#include "support/expect_error.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace xrec;
 using namespace xrec::engine;
 namespace fs = std::filesystem;
 
+using xrec::test::expect_input_error;
 using xrec::test::TempDir;
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// A fresh folder for the files a test writes; removed at the end.
-
-// Expects `fn` to throw InputError whose message holds every part.
-template <class F>
-void expect_error(F&& fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an InputError";
-  } catch (const InputError& e) {
-    for (auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << part << " not in: " << e.what();
-  }
-}
 
 // A .npy file: magic, version, little-endian header length, the dict header padded to 64 bytes, data.
 std::string npy(const std::string& descr, const std::string& fortran, const std::string& shape, const std::string& data,
@@ -170,9 +159,9 @@ TEST(Features, SimilarTextsAreCloserThanUnrelatedOnesAfterProjection) {
 
 TEST(Features, TextErrors) {
   TextFeature t{"title", {"", "a"}};
-  expect_error([&] { text_tfidf({t}, 3, 8, 16, 0); }, {"text field 'title'", "2 rows", "expected 3"});
-  expect_error([&] { text_tfidf({t}, 2, 0, 16, 0); }, {"text_dim", "expected at least 1"});
-  expect_error([&] { text_tfidf({t}, 2, 8, 0, 0); }, {"text_buckets", "expected at least 1"});
+  expect_input_error([&] { text_tfidf({t}, 3, 8, 16, 0); }, {"text field 'title'", "2 rows", "expected 3"});
+  expect_input_error([&] { text_tfidf({t}, 2, 0, 16, 0); }, {"text_dim", "expected at least 1"});
+  expect_input_error([&] { text_tfidf({t}, 2, 8, 0, 0); }, {"text_buckets", "expected at least 1"});
 }
 
 // ---- categorical and numeric ------------------------------------------------------------------------
@@ -187,10 +176,10 @@ TEST(Features, MultiHotHasOneColumnPerFieldAndValue) {
                                           1, 0, 1, 0, 0,  // genre 1 and 3, brand missing
                                           0, 1, 0, 0, 1}));
   CategoricalFeature bad{"genre", 2, {{}, {3}}, {}};
-  expect_error([&] { multi_hot({bad}, 2); }, {"'genre'", "row 1", "id 3", "expected 0..2"});
-  expect_error([&] { multi_hot({genre}, 4); }, {"categorical field 'genre'", "3 rows", "expected 4"});
+  expect_input_error([&] { multi_hot({bad}, 2); }, {"'genre'", "row 1", "id 3", "expected 0..2"});
+  expect_input_error([&] { multi_hot({genre}, 4); }, {"categorical field 'genre'", "3 rows", "expected 4"});
   CategoricalFeature empty{"none", 0, {{}, {}}, {}};
-  expect_error([&] { multi_hot({empty}, 2); }, {"no categorical values"});
+  expect_input_error([&] { multi_hot({empty}, 2); }, {"no categorical values"});
 }
 
 TEST(Features, NumericBucketsAreQuantilesOfThePresentValues) {
@@ -227,9 +216,9 @@ TEST(Features, NumericSinusoidalEncodesTheStandardisedValue) {
 
 TEST(Features, NumericErrors) {
   NumericFeature x{"age", {1, 2}};
-  expect_error([&] { numeric_encoding(x, "log", 4); }, {"'age'", "'log'", "expected bucket or sinusoidal"});
-  expect_error([&] { numeric_encoding(x, "sinusoidal", 3); }, {"numeric_dim is 3", "even"});
-  expect_error([&] { numeric_encoding(x, "bucket", 0); }, {"numeric_dim is 0", "at least 1"});
+  expect_input_error([&] { numeric_encoding(x, "log", 4); }, {"'age'", "'log'", "expected bucket or sinusoidal"});
+  expect_input_error([&] { numeric_encoding(x, "sinusoidal", 3); }, {"numeric_dim is 3", "even"});
+  expect_input_error([&] { numeric_encoding(x, "bucket", 0); }, {"numeric_dim is 0", "at least 1"});
 }
 
 // ---- precomputed vectors ----------------------------------------------------------------------------
@@ -246,16 +235,16 @@ TEST(Features, ReadsTextRows) {
 TEST(Features, TextRowErrorsNameTheFileLineAndExpectation) {
   TempDir dir("text-errors");
   auto ragged = dir.write("ragged.txt", "1 2 3\n4 5\n");
-  expect_error([&] { read_vectors(ragged, 2, "vectors"); }, {ragged + ":2:", "2 values, expected 3", "line 1"});
+  expect_input_error([&] { read_vectors(ragged, 2, "vectors"); }, {ragged + ":2:", "2 values, expected 3", "line 1"});
   auto word = dir.write("word.txt", "1 2\n3 x4\n");
-  expect_error([&] { read_vectors(word, 2, "vectors"); }, {word + ":2:", "'x4' is not a number"});
+  expect_input_error([&] { read_vectors(word, 2, "vectors"); }, {word + ":2:", "'x4' is not a number"});
   auto nan = dir.write("nan.txt", "1 nan\n");
-  expect_error([&] { read_vectors(nan, 1, "vectors"); }, {nan + ":1:", "not a finite number"});
+  expect_input_error([&] { read_vectors(nan, 1, "vectors"); }, {nan + ":1:", "not a finite number"});
   auto rows = dir.write("rows.txt", "1 2\n3 4\n");
-  expect_error([&] { read_vectors(rows, 3, "vectors"); }, {rows, "2 rows, expected 3"});
+  expect_input_error([&] { read_vectors(rows, 3, "vectors"); }, {rows, "2 rows, expected 3"});
   auto empty = dir.write("empty.txt", "");
-  expect_error([&] { read_vectors(empty, 1, "vectors"); }, {empty, "0 rows, expected 1"});
-  expect_error([&] { read_vectors(dir.path("absent.txt"), 1, "vectors"); }, {"absent.txt"});
+  expect_input_error([&] { read_vectors(empty, 1, "vectors"); }, {empty, "0 rows, expected 1"});
+  expect_input_error([&] { read_vectors(dir.path("absent.txt"), 1, "vectors"); }, {"absent.txt"});
 }
 
 TEST(Features, ReadsNpyFloat32AndFloat64InEveryHeaderVersion) {
@@ -278,27 +267,27 @@ TEST(Features, NpyErrorsNameTheFileAndWhatWasExpected) {
   TempDir dir("npy-errors");
   const std::string six = raw(std::vector<float>(6, 1.0f));
   auto big_endian = dir.write("be.npy", npy(">f4", "False", "(3, 2)", six));
-  expect_error([&] { read_vectors(big_endian, 3, "vectors"); }, {big_endian, "dtype '>f4'", "expected '<f4'"});
+  expect_input_error([&] { read_vectors(big_endian, 3, "vectors"); }, {big_endian, "dtype '>f4'", "expected '<f4'"});
   auto ints = dir.write("int.npy", npy("<i8", "False", "(3, 1)", raw(std::vector<int64_t>(3, 1))));
-  expect_error([&] { read_vectors(ints, 3, "vectors"); }, {ints, "dtype '<i8'"});
+  expect_input_error([&] { read_vectors(ints, 3, "vectors"); }, {ints, "dtype '<i8'"});
   auto fortran = dir.write("f.npy", npy("<f4", "True", "(3, 2)", six));
-  expect_error([&] { read_vectors(fortran, 3, "vectors"); }, {fortran, "Fortran order"});
+  expect_input_error([&] { read_vectors(fortran, 3, "vectors"); }, {fortran, "Fortran order"});
   auto cube = dir.write("cube.npy", npy("<f4", "False", "(1, 3, 2)", six));
-  expect_error([&] { read_vectors(cube, 1, "vectors"); }, {cube, "3 dimensions", "expected a 2-D array"});
+  expect_input_error([&] { read_vectors(cube, 1, "vectors"); }, {cube, "3 dimensions", "expected a 2-D array"});
   auto flat = dir.write("flat.npy", npy("<f4", "False", "(6,)", six));
-  expect_error([&] { read_vectors(flat, 6, "vectors"); }, {flat, "1 dimensions"});
+  expect_input_error([&] { read_vectors(flat, 6, "vectors"); }, {flat, "1 dimensions"});
   auto rows = dir.write("rows.npy", npy("<f4", "False", "(3, 2)", six));
-  expect_error([&] { read_vectors(rows, 4, "vectors"); }, {rows, "3 rows, expected 4"});
+  expect_input_error([&] { read_vectors(rows, 4, "vectors"); }, {rows, "3 rows, expected 4"});
   auto truncated = dir.write("trunc.npy", npy("<f4", "False", "(3, 2)", six.substr(0, 20)));
-  expect_error([&] { read_vectors(truncated, 3, "vectors"); }, {truncated, "20 bytes, expected 24", "truncated"});
+  expect_input_error([&] { read_vectors(truncated, 3, "vectors"); }, {truncated, "20 bytes, expected 24", "truncated"});
   auto header = dir.write("header.npy", npy("<f4", "False", "(3, 2)", six).substr(0, 30));
-  expect_error([&] { read_vectors(header, 3, "vectors"); }, {header, "truncated .npy header"});
+  expect_input_error([&] { read_vectors(header, 3, "vectors"); }, {header, "truncated .npy header"});
   auto version = dir.write("v9.npy", npy("<f4", "False", "(3, 2)", six, 9));
-  expect_error([&] { read_vectors(version, 3, "vectors"); }, {version, "version 9.0", "expected 1.0, 2.0 or 3.0"});
+  expect_input_error([&] { read_vectors(version, 3, "vectors"); }, {version, "version 9.0", "expected 1.0, 2.0 or 3.0"});
   auto not_npy = dir.write("text.npy", "1 2\n");
-  expect_error([&] { read_vectors(not_npy, 1, "vectors"); }, {not_npy, "not a NumPy .npy file"});
+  expect_input_error([&] { read_vectors(not_npy, 1, "vectors"); }, {not_npy, "not a NumPy .npy file"});
   auto inf = dir.write("inf.npy", npy("<f8", "False", "(1, 1)", raw(std::vector<double>{HUGE_VAL})));
-  expect_error([&] { read_vectors(inf, 1, "vectors"); }, {inf, "row 0, column 0", "not finite"});
+  expect_input_error([&] { read_vectors(inf, 1, "vectors"); }, {inf, "row 0, column 0", "not finite"});
 }
 
 TEST(Features, ReadsNpyWrittenByNumPy) {
@@ -371,18 +360,18 @@ TEST(Features, BuildFeaturesErrors) {
   d.sequences = {{1, 2}};
   FeatureOptions o;
   o.text_dim = 8;
-  expect_error([&] { build_features(d, o); }, {"dataset 'bare'", "text_dim = 8", "no text fields"});
+  expect_input_error([&] { build_features(d, o); }, {"dataset 'bare'", "text_features: 8", "no text fields"});
   o = {};
   o.attributes = true;
-  expect_error([&] { build_features(d, o); }, {"dataset 'bare'", "no categorical fields"});
+  expect_input_error([&] { build_features(d, o); }, {"dataset 'bare'", "attribute_features: true", "no categorical fields"});
   o = {};
   o.numeric = "sinusoidal";
-  expect_error([&] { build_features(d, o); }, {"dataset 'bare'", "no numeric fields"});
+  expect_input_error([&] { build_features(d, o); }, {"dataset 'bare'", "numeric_features: sinusoidal", "no numeric fields"});
   o = {};
   o.numeric = "log";
-  expect_error([&] { build_features(d, o); }, {"'log'", "expected none, bucket or sinusoidal"});
+  expect_input_error([&] { build_features(d, o); }, {"numeric_features is 'log'", "expected none, bucket or sinusoidal"});
   TempDir dir("build-errors");
   o = {};
   o.vector_file = dir.write("v.txt", "1\n2\n3\n");  // 3 rows for 2 items: row 0 is not in the file
-  expect_error([&] { build_features(d, o); }, {"3 rows, expected 2"});
+  expect_input_error([&] { build_features(d, o); }, {"3 rows, expected 2"});
 }
