@@ -37,7 +37,9 @@ const char* kUsage =
     "           density, sequence length min/mean/median/p90/max, and the sizes of the configured split.\n"
     "  convert: writes each domain as RecBole atomic files DIR/<domain>/<domain>.inter (+ .item, .user with\n"
     "           the side columns), readable by the `atomic` dataset plugin.\n"
-    "  Domains load as `xrec run` loads them: catalog files, data cache, features, k_core/max_length.\n";
+    "  Domains load as `xrec run` loads them: catalog files, data cache, features, k_core/max_length.\n"
+    "  Only the data sections and host keys are validated: backbone, quantizer, transfer and baseline\n"
+    "  sections are read past, and their plugins need not be installed.\n";
 
 struct Domain {
   const ComponentConfig* section = nullptr;
@@ -65,7 +67,11 @@ void open_session(Session& s, const std::string& config_path, const std::vector<
   auto log = std::make_shared<spdlog::logger>("xrec", sink);
   log->set_pattern("%H:%M:%S %^%l%$ [%n] %v");
   for (auto& p : loader.problems()) log->warn("skipped plugin {}: {}", p.path, p.message);
-  s.config = config.resolve(s.registry, engine::run_schema());
+  // Only the data sections matter here: the model's components are not validated, so a config whose
+  // backbone plugin is missing or misconfigured can still have its data inspected.
+  ConfigSchema schema = engine::run_schema();
+  for (auto& slot : schema.slots) slot.skip = slot.path.rfind("data.", 0) != 0;
+  s.config = config.resolve(s.registry, schema);
 
   const Params& top = s.config.section("");
   PluginContext ctx;

@@ -1,4 +1,4 @@
-// xrec run CONFIG [key=value ...] [--db PATH] [--plugin-path DIR]...
+// xrec run CONFIG [key=value ...] [--check] [--db PATH] [--plugin-path DIR]...
 #include <cstdio>
 
 #include "cli.hpp"
@@ -15,12 +15,14 @@ int cmd_run(const std::vector<std::string>& argv) {
     else if (argv[i].rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(argv[i].substr(14));
     else rest.push_back(argv[i]);
   }
-  Args args = parse("run", rest, {"db"}, {"help"});
+  Args args = parse("run", rest, {"db"}, {"help", "check"});
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(
-        "usage: xrec run CONFIG [key.path=value ...] [--db PATH] [--plugin-path DIR]...\n"
+        "usage: xrec run CONFIG [key.path=value ...] [--check] [--db PATH] [--plugin-path DIR]...\n"
         "  Trains and evaluates the experiment CONFIG describes and records it in the store.\n"
-        "  key.path=value overrides any config value (parsed as YAML: train.lr=1e-3 eval.ks=[5,10]).\n",
+        "  key.path=value overrides any config value (parsed as YAML: train.lr=1e-3 eval.ks=[5,10]).\n"
+        "  --check: validate the config (plugins, every key, the device) and print it resolved, with every\n"
+        "           default filled in; nothing is trained and the store is not touched.\n",
         args.flag("help") ? stdout : stderr);
     return args.flag("help") ? 0 : 2;
   }
@@ -33,6 +35,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   }
   req.db_path = db_path(args);
   req.plugin_dirs = plugin_dirs;
+  req.check_only = args.flag("check");
   req.command_line = "xrec run";
   for (auto& a : argv) req.command_line += " " + a;
   engine::run_experiment(req);

@@ -878,6 +878,7 @@ class Resolver {
   }
 
   void slot(const YAML::Node& n, const ConfigSchema::Slot& s, const std::string& path) {
+    if (s.skip) return;
     const std::string kind = to_string(s.kind);
     if (is_unset(n)) {
       if (s.required)

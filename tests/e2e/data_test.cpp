@@ -45,13 +45,31 @@ TEST(DataE2E, EveryShippedConfigValidatesAndLoads) {
     const fs::path p = e.path();
     if (!e.is_regular_file() || p.extension() != ".yaml") continue;
     if (p.parent_path().filename() == "base") continue;
-    auto r = xrec_cmd("data stats '" + p.string() + "'",
-                      "XREC_DATA='" + std::string(XREC_TEST_SHARED_DATA) + "' XREC_CACHE='" + dir.file("cache") + "'",
-                      kSource);
+    const std::string env =
+        "XREC_DATA='" + std::string(XREC_TEST_SHARED_DATA) + "' XREC_CACHE='" + dir.file("cache") + "'";
+    auto check = xrec_cmd("run '" + p.string() + "' --check --db '" + dir.file("xrec.db") + "'", env, kSource);
+    EXPECT_EQ(check.code, 0) << p << "\n" << check.output;
+    auto r = xrec_cmd("data stats '" + p.string() + "'", env, kSource);
     EXPECT_EQ(r.code, 0) << p << "\n" << r.output;
     ++checked;
   }
   EXPECT_GE(checked, 10);  // the quickstart and the reproductions
+  EXPECT_FALSE(fs::exists(dir.file("xrec.db"))) << "run --check must not touch the store";
+}
+
+// `xrec data` reads past the model's sections: their plugins need not exist. `xrec run --check` does not.
+TEST(DataE2E, DataCommandsNeedOnlyTheDataSections) {
+  TempDir dir("dataonly");
+  const std::string data = dir.write("seq.txt", successor_dataset(25, 15, 7));
+  const std::string cfg = dir.write("c.yaml", "data: {target: {type: user_sequences, path: " + data +
+                                                  "}}\nbackbone: {type: not_installed, width: 3}\ntransfer: {type: scratch}\n");
+  auto stats = xrec_cmd("data stats '" + cfg + "' --json");
+  EXPECT_EQ(stats.code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("\"users\":25,"), std::string::npos) << stats.output;
+  auto check = xrec_cmd("run '" + cfg + "' --check --db '" + dir.file("xrec.db") + "'");
+  EXPECT_EQ(check.code, 2) << check.output;
+  EXPECT_NE(check.output.find("unknown backbone 'not_installed'"), std::string::npos) << check.output;
+  EXPECT_FALSE(fs::exists(dir.file("xrec.db")));
 }
 
 TEST(DataE2E, StatsOfTheQuickstartMatchTheDataReadme) {

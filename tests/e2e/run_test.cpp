@@ -111,6 +111,20 @@ TEST(RunE2E, MissingDataIsARecordedFailure) {
   EXPECT_NE(one_value(db, "SELECT error FROM runs").find("not found"), std::string::npos);
 }
 
+TEST(RunE2E, CheckValidatesAndPrintsTheResolvedConfigWithoutRunning) {
+  TempDir dir("check");
+  const std::string db = dir.file("xrec.db");
+  auto r = xrec_cmd("run " + fixture_config(dir, 1) + " backbone.hidden=8 --check --db " + db);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("hidden: 8"), std::string::npos) << r.output;          // the override, resolved
+  EXPECT_NE(r.output.find("length_groups: true"), std::string::npos) << r.output;  // a default filled in
+  EXPECT_NE(r.output.find("nothing was run or recorded"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(db));
+  auto bad = xrec_cmd("run " + fixture_config(dir, 1) + " backbone.hiden=8 --check --db " + db);
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("did you mean"), std::string::npos) << bad.output;
+}
+
 TEST(RunE2E, AnUnusableDeviceStopsBeforeTheStoreIsTouched) {
   TempDir dir("baddevice");
   const std::string db = dir.file("xrec.db");

@@ -48,6 +48,9 @@ struct ConfigSchema {
     // must hold `type:`); nullopt = unknown name. Unset: a plain name is an error.
     std::function<std::optional<YAML::Node>(const std::string& name)> expand_name;
     std::function<std::vector<std::string>()> known_names;  // for "did you mean" on unknown names
+    // Accepted as written, neither validated nor resolved: a command that needs only part of a config
+    // (`xrec data` skips the model slots, so their plugins need not load).
+    bool skip = false;
   };
   std::map<std::string, ParamSpecs> sections;  // "" = top-level keys; "train", "eval", ...
   std::vector<Slot> slots;                    // a component section: `type: NAME` + the component's params

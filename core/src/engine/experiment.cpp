@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 
 #include "xrec/api/baseline.hpp"
@@ -275,6 +276,12 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   const Params& top = resolved.section("");
   const Params& train = resolved.section("train");
   const torch::Device device = resolve_device(top.str("device"));
+  if (req.check_only) {
+    std::cout << resolved.yaml << std::flush;
+    log->info("config OK ({} components, device {}); nothing was run or recorded", resolved.components.size(),
+              device.str());
+    return ExperimentOutcome{};
+  }
   const int threads = configure_threads(top.integer("threads"));
   tune_allocator();
   const uint64_t seed = static_cast<uint64_t>(top.integer("seed"));

@@ -18,6 +18,9 @@ struct ExperimentRequest {
   std::vector<std::string> plugin_dirs;      // extra plugin folders (--plugin-path)
   std::string command_line;                  // recorded with the run
   std::optional<int64_t> sweep_id;
+  // Validate only (`xrec run --check`): config, plugins, components and device are checked and the
+  // resolved config is printed; nothing is trained and the store is not touched.
+  bool check_only = false;
 };
 
 struct ExperimentOutcome {
