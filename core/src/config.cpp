@@ -32,6 +32,10 @@ const Params& ResolvedConfig::section(const std::string& name) const {
   return it->second;
 }
 
+// Placeholder until `stages:` is validated by the config layer: every stage trains with `train:` as it is.
+Params ResolvedConfig::stage(const std::string&) const { return section("train"); }
+std::vector<std::string> ResolvedConfig::stage_names() const { return {}; }
+
 const ComponentConfig* ResolvedConfig::component(const std::string& path) const {
   for (auto& c : components)
     if (c.path == path) return &c;

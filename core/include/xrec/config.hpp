@@ -71,6 +71,11 @@ struct ResolvedConfig {
   std::vector<std::pair<std::string, std::string>> flat;  // "backbone.hidden" -> "64", for SQL filters
 
   const Params& section(const std::string& name) const;
+  // The options of one training stage: the `train:` section with `stages.<stage>` applied over it key by key
+  // (a stage not named in the config gets `train:` as it is).
+  Params stage(const std::string& stage) const;
+  // The stage names the config sets keys for (`stages: {pretrain: {...}, finetune: {...}}`), sorted.
+  std::vector<std::string> stage_names() const;
   const ComponentConfig* component(const std::string& path) const;  // nullptr if absent
   std::vector<const ComponentConfig*> components_at(const std::string& slot_path) const;
 };

@@ -142,4 +142,12 @@ MetricMap pointwise_metrics(const std::vector<float>& labels, const std::vector<
   return m;
 }
 
+MetricDirection metric_direction(const std::string& key) {
+  // A metric's family is the part before '@' ("logloss@user" is still a logloss).
+  const std::string family = key.substr(0, key.find('@'));
+  for (const char* lower : {"logloss", "loss", "mse", "rmse", "mae"})
+    if (family == lower) return MetricDirection::Lower;
+  return MetricDirection::Higher;
+}
+
 }  // namespace xrec

@@ -129,8 +129,8 @@ torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& host_batch, c
   return aux.defined() ? loss + aux : loss;
 }
 
-torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor& host_inputs) {
-  auto items = item_vectors(domain);
+torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor& host_inputs, const FastWeights& w) {
+  auto items = item_vectors(domain, w);
   const torch::Tensor inputs = follow(host_inputs, items);
   torch::Tensor last;  // [B, D] state of the newest position (right-aligned)
   if (cloze()) {
@@ -138,12 +138,12 @@ torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor&
     auto seq = torch::cat({inputs, torch::zeros({inputs.size(0), 1}, inputs.options())}, 1);
     if (seq.size(1) > backbone_->max_len()) seq = seq.slice(1, seq.size(1) - backbone_->max_len());
     auto emb = torch::embedding(items, seq.slice(1, 0, seq.size(1) - 1), /*padding_idx=*/0);
-    auto mask = backbone_->mask_vector().to(emb.dtype()).expand({seq.size(0), 1, emb.size(2)});
+    auto mask = backbone_->mask_vector(w).to(emb.dtype()).expand({seq.size(0), 1, emb.size(2)});
     auto padding = seq.eq(0);
     padding.select(1, seq.size(1) - 1).fill_(false);
-    last = backbone_->forward_last(torch::cat({emb, mask}, 1), padding, FastWeights());
+    last = backbone_->forward_last(torch::cat({emb, mask}, 1), padding, w);
   } else {
-    last = backbone_->forward_last(torch::embedding(items, inputs, /*padding_idx=*/0), inputs.eq(0), FastWeights());
+    last = backbone_->forward_last(torch::embedding(items, inputs, /*padding_idx=*/0), inputs.eq(0), w);
   }
   return torch::matmul(last, items.t());
 }

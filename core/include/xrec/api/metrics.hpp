@@ -40,4 +40,15 @@ XREC_API std::vector<std::string> ranking_metric_names(const std::vector<int64_t
 XREC_API MetricMap pointwise_metrics(const std::vector<float>& labels, const std::vector<float>& probabilities,
                                      const std::vector<int64_t>& groups = {});
 
+// Which way a metric improves. Model selection and early stopping read it, so a metric to minimise
+// (logloss, loss, mse, rmse, mae) can be selected as well as one to maximise (everything else: hr@K,
+// ndcg@K, mrr, auc, gauc, ...).
+enum class MetricDirection { Higher, Lower };
+XREC_API MetricDirection metric_direction(const std::string& key);
+inline const char* to_string(MetricDirection d) { return d == MetricDirection::Higher ? "max" : "min"; }
+// True when `candidate` is better than `incumbent` in the metric's direction (strictly).
+inline bool metric_better(MetricDirection d, double candidate, double incumbent) {
+  return d == MetricDirection::Higher ? candidate > incumbent : candidate < incumbent;
+}
+
 }  // namespace xrec

@@ -28,8 +28,10 @@ class SequenceModel : public torch::nn::Module {
                                const FastWeights& w = FastWeights()) = 0;
   // Scalar training loss of one batch (the configured loss plus any auxiliary loss).
   virtual torch::Tensor loss(int64_t domain, const Batch& batch, const FastWeights& w = FastWeights()) = 0;
-  // [B, num_items + 1] scores of every item after the last position of each input row.
-  virtual torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs) = 0;
+  // [B, num_items + 1] scores of every item after the last position of each input row, under fast weights
+  // `w` when given (an adapted model is scored without copying its weights in place).
+  virtual torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs,
+                                   const FastWeights& w = FastWeights()) = 0;
 };
 
 }  // namespace xrec

@@ -26,7 +26,7 @@ class HostSequenceModel : public SequenceModel {
   torch::Tensor item_vectors(int64_t domain, const FastWeights& w = FastWeights()) override;
   torch::Tensor encode(int64_t domain, const torch::Tensor& inputs, const FastWeights& w = FastWeights()) override;
   torch::Tensor loss(int64_t domain, const Batch& batch, const FastWeights& w = FastWeights()) override;
-  torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs) override;
+  torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs, const FastWeights& w = FastWeights()) override;
 
   // Training losses run the backbone on groups of rows of similar length (engine/length_groups.hpp): the
   // same loss and gradients for a fraction of the padding. group_cost: the fixed cost of one more backbone
