@@ -1,0 +1,74 @@
+#pragma once
+// The services a transfer strategy uses (TransferContext), bound to one
+// recorded run: everything it trains, evaluates and logs goes to this run's
+// store rows and folder.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xrec/api/transfer.hpp"
+#include "xrec/config.hpp"
+#include "xrec/engine/batching.hpp"
+#include "xrec/engine/evaluator.hpp"
+#include "xrec/registry.hpp"
+#include "xrec/store.hpp"
+
+namespace xrec::engine {
+
+class RunContext : public TransferContext {
+ public:
+  RunContext(const Registry& registry, const ResolvedConfig& config, Store& store, int64_t run, PluginContext plugin,
+             torch::Device device, std::vector<Task> tasks);
+
+  const Task& target() const override;
+  const std::vector<Task>& sources() const override;
+  const PluginContext& plugin() const override;
+
+  std::shared_ptr<SequenceModel> make_model(const std::vector<const Task*>& domains) override;
+
+  TrainResult train(SequenceModel& model, int64_t domain, const Task& task, const std::string& stage) override;
+
+  MetricMap evaluate(SequenceModel& model, int64_t domain, const Task& task, Split split,
+                     const std::string& stage) override;
+
+  // Records a reported evaluation: its metrics, and the rank of every case when eval.save_ranks is on.
+  MetricMap report(const std::vector<EvalCase>& cases, const std::vector<Ranking>& ranks, const std::string& stage,
+                   const std::string& split);
+
+  Batch sample_batch(const Task& task, int64_t batch_size) override;
+
+  void log_metric(const std::string& stage, const std::string& split, const std::string& key, double value,
+                  int64_t step) override;
+
+  void check_interrupted() const override;
+
+  EvalOptions eval_options(int64_t max_len) const;
+
+ private:
+  PluginContext component_context(const std::string& name) const;
+
+  ScoreFn model_scores(SequenceModel& model, int64_t domain);
+
+  MetricMap score_cases(SequenceModel& model, int64_t domain, const std::vector<EvalCase>& cases);
+
+  // One batcher per task, created on first use; batch shapes follow the backbone of the models made here.
+  TrainBatches& batches(const Task& task);
+
+  void save(SequenceModel& model, const std::string& stage);
+
+  const Registry& registry_;
+  const ResolvedConfig& config_;
+  Store& store_;
+  int64_t run_;
+  PluginContext plugin_;
+  torch::Device device_;
+  Task target_;
+  std::vector<Task> sources_;
+  const Params& train_;
+  const Params& eval_;
+  std::map<const Task*, std::unique_ptr<TrainBatches>> batchers_;
+  int64_t max_len_ = 0;
+};
+
+}  // namespace xrec::engine
