@@ -53,6 +53,9 @@ struct ConfigSchema {
     bool skip = false;
   };
   std::map<std::string, ParamSpecs> sections;  // "" = top-level keys; "train", "eval", ...
+  // The section `stages.<name>.*` keys are validated against and default to ("train"); empty = a config may
+  // not have `stages:`. The config code names no stage keys itself: they are this section's specs.
+  std::string stage_section;
   std::vector<Slot> slots;                    // a component section: `type: NAME` + the component's params
 };
 
@@ -66,6 +69,9 @@ struct ComponentConfig {
 struct ResolvedConfig {
   std::map<std::string, Params> sections;  // validated host sections ("" = top level)
   std::vector<ComponentConfig> components;
+  // Each configured stage's resolved options: the stage section with `stages.<name>` applied over it.
+  std::map<std::string, Params> stages;
+  std::string stage_section = "train";  // ConfigSchema::stage_section: what an unconfigured stage gets
   std::string yaml;  // canonical YAML: every key resolved, defaults filled, keys sorted
   std::string hash;  // sha256 of yaml
   std::vector<std::pair<std::string, std::string>> flat;  // "backbone.hidden" -> "64", for SQL filters

@@ -35,6 +35,7 @@ ConfigSchema build() {
       string("data_root", "", "Extra folder searched first for dataset files (before $XREC_DATA and ../shared/data)"),
       boolean("save_checkpoint", true, "Write the best model to the run folder as best.pt"),
   };
+  s.stage_section = "train";  // `stages.<name>.*` overrides `train:` key by key (docs/config.md)
   s.sections["train"] = {
       integer("epochs", 200, "Maximum training epochs").at_least(1),
       integer("batch_size", 256, "Training sequences per batch").at_least(1),
