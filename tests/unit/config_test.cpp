@@ -2,9 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <functional>
 
 #include "xrec/registry.hpp"
@@ -765,6 +767,266 @@ TEST(SourceLocation, Str) {
   EXPECT_EQ((SourceLocation{"configs/q.yaml", 12, 5}).str(), "configs/q.yaml:12:5");
   EXPECT_EQ((SourceLocation{"configs/q.yaml", 0, 0}).str(), "configs/q.yaml");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Stages: `train:` is every stage's default, `stages.<name>.<key>` overrides it key by key.
+
+namespace stages {
+
+const ConfigSchema& staged_schema() {
+  static const ConfigSchema schema = [] {
+    ConfigSchema s = test_schema();
+    s.stage_section = "train";
+    return s;
+  }();
+  return schema;
+}
+
+ResolvedConfig resolve_staged(const Config& c) { return c.resolve(test_registry(), staged_schema()); }
+
+TEST(ConfigStages, EachStageIsTrainWithItsOwnKeysOver) {
+  const std::string text = std::string(kMinimal) +
+                           "train: {lr: 0.01, epochs: 20}\n"
+                           "stages:\n"
+                           "  pretrain: {epochs: 5}\n"
+                           "  finetune: {lr: 0.0001, loss: bce}\n";
+  const ResolvedConfig r = resolve_staged(Config::parse(text, "inline.yaml", {"stages.meta_1.amp=true"}));
+  EXPECT_EQ(r.stage_names(), (std::vector<std::string>{"finetune", "meta_1", "pretrain"}));
+  EXPECT_DOUBLE_EQ(r.stage("finetune").real("lr"), 0.0001);
+  EXPECT_EQ(r.stage("finetune").integer("epochs"), 20);  // from train:
+  EXPECT_EQ(r.stage("finetune").string("loss"), "bce");
+  EXPECT_EQ(r.stage("pretrain").integer("epochs"), 5);
+  EXPECT_DOUBLE_EQ(r.stage("pretrain").real("lr"), 0.01);
+  EXPECT_EQ(r.stage("pretrain").string("loss"), "ce");  // train's default
+  EXPECT_TRUE(r.stage("meta_1").boolean("amp"));
+  // A stage the config does not name trains with train: as it is.
+  EXPECT_DOUBLE_EQ(r.stage("other").real("lr"), 0.01);
+  EXPECT_EQ(r.stage("other").integer("epochs"), 20);
+  // The canonical YAML shows every configured stage fully resolved; the flat params hold each key.
+  EXPECT_THAT(r.yaml, HasSubstr("stages:\n  finetune:\n    amp: false\n    epochs: 20\n    loss: bce\n"
+                                "    lr: 0.0001\n"));
+  EXPECT_THAT(r.yaml, HasSubstr("  pretrain:\n    amp: false\n    epochs: 5\n    loss: ce\n    lr: 0.01\n"));
+  auto flat = [&](const std::string& key) {
+    for (auto& [k, v] : r.flat)
+      if (k == key) return v;
+    return std::string("<absent>");
+  };
+  EXPECT_EQ(flat("stages.finetune.lr"), "0.0001");
+  EXPECT_EQ(flat("stages.finetune.epochs"), "20");
+  EXPECT_EQ(flat("stages.meta_1.amp"), "true");
+  // The stages change the hash: they are part of what the run does.
+  EXPECT_NE(r.hash, resolve_staged(Config::parse(std::string(kMinimal) + "train: {lr: 0.01, epochs: 20}\n")).hash);
+}
+
+TEST(ConfigStages, NoStagesMeansNoStagesInTheYaml) {
+  const ResolvedConfig r = resolve_staged(Config::parse(kMinimal));
+  EXPECT_TRUE(r.stage_names().empty());
+  EXPECT_THAT(r.yaml, Not(HasSubstr("stages")));
+  EXPECT_EQ(r.yaml, resolve(Config::parse(kMinimal)).yaml);  // same hash as before stages existed
+}
+
+TEST(ConfigStages, StageKeysAreValidatedLikeTrainKeys) {
+  const std::string text = std::string(kMinimal) +
+                           "stages:\n"
+                           "  finetune:\n"
+                           "    lrr: 0.1\n"
+                           "    epochs: 0\n"
+                           "    loss: mse\n"
+                           "    amp: maybe\n"
+                           "  2nd: {lr: 0.1}\n"
+                           "  meta: 3\n";
+  const std::string msg = config_error([&] { resolve_staged(Config::parse(text, "s.yaml")); });
+  EXPECT_THAT(msg, HasSubstr("s.yaml:12:5: stages.finetune.lrr: unknown key; did you mean 'lr'? (valid: amp, "
+                             "epochs, loss, lr)"));
+  EXPECT_THAT(msg, HasSubstr("s.yaml:13:5: stages.finetune.epochs: expected an integer in [1, 1000], found 0"));
+  EXPECT_THAT(msg, HasSubstr("s.yaml:14:5: stages.finetune.loss: expected one of"));
+  EXPECT_THAT(msg, HasSubstr("s.yaml:15:5: stages.finetune.amp: expected a bool"));
+  EXPECT_THAT(msg, HasSubstr("s.yaml:16:3: stages.2nd: a stage name must be an identifier"));
+  EXPECT_THAT(msg, HasSubstr("s.yaml:17:3: stages.meta: expected a map of train keys"));
+  // From the command line too, with the override's position.
+  EXPECT_THAT(config_error([] { resolve_staged(Config::parse(kMinimal, "s.yaml", {"stages.ft.lr=-1"})); }),
+              HasSubstr("<command line>:1:1: stages.ft.lr: expected a float >= 0, found -1"));
+  EXPECT_THAT(config_error([] { resolve_staged(Config::parse(std::string(kMinimal) + "stages: [a]\n")); }),
+              HasSubstr("stages: expected a map of stage names"));
+}
+
+TEST(ConfigStages, WithoutAStageSectionStagesIsAnUnknownKey) {
+  EXPECT_THAT(config_error([] { resolve(Config::parse(std::string(kMinimal) + "stages: {ft: {lr: 1}}\n")); }),
+              HasSubstr("stages: unknown key"));
+  ConfigSchema bad = test_schema();
+  bad.stage_section = "nope";
+  EXPECT_THROW(Config::parse(kMinimal).resolve(test_registry(), bad), Error);
+}
+
+}  // namespace stages
+
+// ---------------------------------------------------------------------------------------------------------
+// Switching a component's type: a higher layer that changes `type` drops what lower layers set for it.
+
+namespace switching {
+
+// Writes files into a fresh temporary folder; returns the folder.
+fs::path write_files(const std::string& test, const std::vector<std::pair<std::string, std::string>>& files) {
+  const fs::path dir = fs::temp_directory_path() / ("xrec_config_" + test + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (auto& [name, text] : files) std::ofstream(dir / name) << text;
+  return dir;
+}
+
+const char* kSasBase = R"(backbone:
+  type: sasrec
+  heads: 4
+  hidden: 32
+data:
+  target: {type: amazon_s3rec, name: Books, min_count: 3}
+  sources:
+    - {type: amazon_s3rec, name: Toys}
+    - {type: amazon_s3rec, name: Games, min_count: 7}
+split: {scheme: loo}
+)";
+
+TEST(ConfigTypeSwitch, AnIncludingFileThatSwitchesTheTypeDropsTheBaseParams) {
+  const fs::path dir = write_files("include", {{"base.yaml", kSasBase},
+                                               {"gru.yaml", "defaults: [base.yaml]\nbackbone: {type: gru4rec, "
+                                                            "layers: 2}\n"}});
+  const ResolvedConfig r = resolve(Config::load((dir / "gru.yaml").string()));
+  const ComponentConfig* b = r.component("backbone");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->type, "gru4rec");
+  EXPECT_EQ(b->params.integer("layers"), 2);
+  EXPECT_EQ(b->params.integer("hidden"), 64);  // the base's hidden: 32 was sasrec's, so it is dropped
+  EXPECT_THAT(r.yaml, HasSubstr("backbone:\n  type: gru4rec\n  hidden: 64\n  layers: 2\n"));
+  EXPECT_THAT(r.yaml, Not(HasSubstr("heads")));
+  // Other components are untouched.
+  EXPECT_EQ(r.component("data.target")->params.integer("min_count"), 3);
+  fs::remove_all(dir);
+}
+
+TEST(ConfigTypeSwitch, AnOverrideThatSwitchesTheTypeDropsTheLowerParams) {
+  // Before: "backbone.heads: unknown key" (the base's sasrec params checked against gru4rec).
+  for (const std::string& arg : {"backbone.type=gru4rec", "backbone={type: gru4rec}"}) {
+    const Config c = Config::parse(kSasBase, "base.yaml", {arg, "backbone.layers=3"});
+    const ResolvedConfig r = resolve(c);
+    EXPECT_EQ(r.component("backbone")->type, "gru4rec") << arg;
+    EXPECT_EQ(r.component("backbone")->params.integer("layers"), 3) << arg;
+    EXPECT_EQ(r.component("backbone")->params.integer("hidden"), 64) << arg;
+    EXPECT_THAT(r.yaml, Not(HasSubstr("heads"))) << arg;
+    EXPECT_FALSE(c.location("backbone.heads").has_value()) << arg;
+    EXPECT_EQ(c.location("backbone.type")->file, "<command line>") << arg;
+  }
+}
+
+TEST(ConfigTypeSwitch, SwitchingAListSlotDropsOnlyThatEntry) {
+  const ResolvedConfig r =
+      resolve(Config::parse(kSasBase, "base.yaml", {"data.sources[1].type=movielens", "data.sources[1].path=x"}));
+  const auto sources = r.components_at("data.sources");
+  ASSERT_EQ(sources.size(), 2u);
+  EXPECT_EQ(sources[0]->type, "amazon_s3rec");
+  EXPECT_EQ(sources[0]->params.string("name"), "Toys");
+  EXPECT_EQ(sources[1]->type, "movielens");
+  EXPECT_EQ(sources[1]->params.string("path"), "x");
+  EXPECT_THAT(r.yaml, Not(HasSubstr("Games")));
+  EXPECT_THAT(r.yaml, Not(HasSubstr("min_count: 7")));
+}
+
+TEST(ConfigTypeSwitch, TheSameTypeKeepsTheParams) {
+  const fs::path dir = write_files("same", {{"base.yaml", kSasBase},
+                                            {"child.yaml", "defaults: [base.yaml]\nbackbone: {type: sasrec}\n"}});
+  for (const Config& c : {Config::load((dir / "child.yaml").string()),
+                          Config::parse(kSasBase, "base.yaml", {"backbone.type=sasrec"})}) {
+    const ResolvedConfig r = resolve(c);
+    EXPECT_EQ(r.component("backbone")->params.integer("heads"), 4);
+    EXPECT_EQ(r.component("backbone")->params.integer("hidden"), 32);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(ConfigTypeSwitch, AnExplicitNullOfAnUnknownKeyMeansUnset) {
+  const std::string text = std::string(kSasBase) + "quantizer: {type: rq, dim: 4, ghost: ~}\n";
+  const ResolvedConfig r = resolve(Config::parse(text, "q.yaml", {"backbone={type: gru4rec, heads: ~}"}));
+  EXPECT_EQ(r.component("backbone")->type, "gru4rec");
+  EXPECT_THAT(r.yaml, Not(HasSubstr("heads")));
+  EXPECT_THAT(r.yaml, Not(HasSubstr("ghost")));
+  // A set unknown key is still an error.
+  EXPECT_THAT(config_error([&] { resolve(Config::parse(text, "q.yaml", {"backbone.type=gru4rec",
+                                                                        "backbone.heads=2"})); }),
+              HasSubstr("backbone.heads: unknown key"));
+}
+
+}  // namespace switching
+
+// ---------------------------------------------------------------------------------------------------------
+// Hostile input: recursive aliases, deep nesting, non-finite floats.
+
+namespace hostile {
+
+// Runs `f` in a death-test child: before the depth limit a recursive alias overflowed the stack (SIGSEGV);
+// now the child sees a ConfigError naming the nesting and exits 0.
+void expect_nesting_error(const std::function<void()>& f) {
+  EXPECT_EXIT(
+      {
+        try {
+          f();
+        } catch (const ConfigError& e) {
+          std::exit(std::string(e.what()).find("nesting deeper than 64 levels at") != std::string::npos ? 0 : 3);
+        } catch (...) {
+          std::exit(4);
+        }
+        std::exit(5);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(ConfigHostile, RecursiveAliasInAFileIsAConfigErrorNotACrash) {
+  expect_nesting_error([] { Config::parse("x: &a [*a]\n", "alias.yaml"); });
+  expect_nesting_error([] { Config::parse("backbone: &b {type: sasrec, self: *b}\n", "alias.yaml"); });
+  const std::string msg = config_error([] { Config::parse("x: &a [*a]\n", "alias.yaml"); });
+  EXPECT_THAT(msg, HasSubstr("alias.yaml:1:"));
+  EXPECT_THAT(msg, HasSubstr("nesting deeper than 64 levels at x[0][0][0]"));
+}
+
+TEST(ConfigHostile, RecursiveAliasInAnIncludedFileOrAnOverride) {
+  const fs::path dir = switching::write_files("alias", {{"bad.yaml", "name: n\ny: &a {z: *a}\n"},
+                                                        {"top.yaml", "defaults: [bad.yaml]\n"}});
+  const std::string top = (dir / "top.yaml").string();
+  expect_nesting_error([&] { Config::load(top); });
+  expect_nesting_error([] { Config::parse(kMinimal, "m.yaml", {"eval.x=&a [*a]"}); });
+  EXPECT_THAT(config_error([] { Config::parse(kMinimal, "m.yaml", {"eval.x=&a [*a]"}); }),
+              HasSubstr("<command line>:1:1: malformed override 'eval.x=&a [*a]': the value has nesting deeper "
+                        "than 64 levels"));
+  fs::remove_all(dir);
+}
+
+TEST(ConfigHostile, DeepNestingNamesTheLimit) {
+  std::string deep = "a: ";
+  for (int i = 0; i < 80; ++i) deep += "{a: ";
+  deep += "1";
+  for (int i = 0; i < 80; ++i) deep += "}";
+  const std::string msg = config_error([&] { Config::parse(deep + "\n", "deep.yaml"); });
+  EXPECT_THAT(msg, HasSubstr("deep.yaml:1:"));
+  EXPECT_THAT(msg, HasSubstr("nesting deeper than 64 levels at a.a.a."));
+  // 60 levels are fine.
+  std::string ok = "eval: {x: ";
+  for (int i = 0; i < 60; ++i) ok += "[";
+  for (int i = 0; i < 60; ++i) ok += "]";
+  EXPECT_NO_THROW(Config::parse(ok + "}\n", "ok.yaml"));
+}
+
+TEST(ConfigHostile, NonFiniteFloatsAreConfigErrors) {
+  for (const std::string& v : {".nan", ".NaN", ".inf", "-.inf", "+.Inf"}) {
+    const std::string msg = config_error([&] { resolve(Config::parse(kMinimal, "m.yaml", {"train.lr=" + v})); });
+    EXPECT_THAT(msg, HasSubstr("<command line>:1:1: train.lr: expected a finite number (a float), found " + v))
+        << msg;
+  }
+  const std::string text = "backbone: {type: sasrec}\nsplit: {scheme: loo}\ndata:\n"
+                           "  target: {type: amazon_s3rec, name: Books}\n"
+                           "  sources:\n    - {type: movielens, weights: [1.0, .nan]}\n";
+  EXPECT_THAT(config_error([&] { resolve(Config::parse(text, "w.yaml")); }),
+              HasSubstr("w.yaml:6:24: data.sources[0].weights: expected a finite number"));
+}
+
+}  // namespace hostile
 
 }  // namespace
 }  // namespace xrec
