@@ -22,100 +22,6 @@ namespace fs = std::filesystem;
 namespace xrec {
 namespace {
 
-// ---- built-in entries -------------------------------------------------------------------------------
-// The files of ../shared/data (see its README): each address pins the commit the copies were taken from.
-
-const std::string kS3Rec = "https://raw.githubusercontent.com/RUCAIBox/CIKM2020-S3Rec/2a81540/data/";
-const std::string kRecBole = "https://raw.githubusercontent.com/RUCAIBox/RecBole/7b02be5/dataset/ml-100k/";
-const std::string kCoWPiRec = "https://raw.githubusercontent.com/ysh-1998/CoWPiRec/db47560/dataset/Scientific/";
-const std::string kDecoRec = "https://raw.githubusercontent.com/KIKIENAO/decorec/3d93ec5/dataset/downstream/Scientific/";
-const std::string kLLMRank = "https://raw.githubusercontent.com/RUCAIBox/LLMRank/5ec1154/llmrank/dataset/Games-6k/";
-
-CatalogFile file(const std::string& folder, const std::string& base, const std::string& name, const std::string& sha) {
-  return {folder + "/" + name, base + name, sha};
-}
-
-std::vector<CatalogEntry> make_builtin() {
-  std::vector<CatalogEntry> c;
-  auto s3rec = [&](const std::string& name, const std::string& stem, const std::string& what, const std::string& data_sha,
-                   const std::string& attr_sha) {
-    CatalogEntry e;
-    e.name = name;
-    e.description = what + " (S3-Rec, CIKM 2020; RUCAIBox/CIKM2020-S3Rec @ 2a81540)";
-    e.type = "user_sequences";
-    e.params = {{"path", "amazon-s3rec/" + stem + ".txt"}};
-    e.files = {file("amazon-s3rec", kS3Rec, stem + ".txt", data_sha),
-               file("amazon-s3rec", kS3Rec, stem + "_item2attributes.json", attr_sha)};
-    c.push_back(std::move(e));
-  };
-  s3rec("beauty", "Beauty", "Amazon 2014 Beauty, 5-core: 22,363 users, 12,101 items, 198,502 interactions",
-        "226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8",
-        "129e40f67486f6877eff0f5318cfa8530ee8ac23d8b0d1de04e1bb7a2ba0b2d4");
-  s3rec("sports", "Sports_and_Outdoors",
-        "Amazon 2014 Sports and Outdoors, 5-core: 35,598 users, 18,357 items, 296,337 interactions",
-        "2a095e0648872beb9982408958290f5d655db5be2911c3756b5446de9f0b8de2",
-        "7fb10733ac4f1811384a52144cdefa7fcc7536fa80a7232c5da9bd789155c34b");
-  s3rec("toys", "Toys_and_Games", "Amazon 2014 Toys and Games, 5-core: 19,412 users, 11,924 items, 167,597 interactions",
-        "176c680c688d497598c4a89a03b402c0fe78d795e5db335c2e78dd5f2d778a3f",
-        "d371acd25101eedac04afc727626464b7acec770c4eda708705d51eb76eb1ad0");
-  s3rec("lastfm", "LastFM", "Last.fm (HetRec 2011): 1,090 users, 3,646 items, 52,551 interactions, 99 fixed negatives",
-        "9ded486adb5b0fe9dc761950afa0a9a05e93ff018992e0c52bf11afec529f802",
-        "a4ccd678dc9ff6d43fe5073f491db5c9b02eb98dfa4f8c0382913a784be217ef");
-  c.back().params["negatives_file"] = "amazon-s3rec/LastFM_sample.txt";
-  c.back().files.push_back(file("amazon-s3rec", kS3Rec, "LastFM_sample.txt",
-                                "60194cc2e4fd1aa8b5dc8872e1f3af9c6abd09c39d478d3df9337cb97e6e2f0d"));
-
-  CatalogEntry ml;
-  ml.name = "ml-100k";
-  ml.description = "MovieLens 100K in RecBole's atomic files: 943 users, 1,682 items, 100,000 ratings "
-                   "(RUCAIBox/RecBole @ 7b02be5)";
-  ml.type = "atomic";
-  ml.params = {{"path", "ml-100k"}};
-  ml.files = {file("ml-100k", kRecBole, "ml-100k.inter", "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff"),
-              file("ml-100k", kRecBole, "ml-100k.item", "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532"),
-              file("ml-100k", kRecBole, "ml-100k.user", "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972")};
-  c.push_back(std::move(ml));
-
-  auto presplit = [&](const std::string& name, const std::string& what, const std::string& base,
-                      std::vector<std::pair<std::string, std::string>> files) {
-    CatalogEntry e;
-    e.name = name;
-    e.description = what;
-    e.type = "presplit";
-    e.params = {{"path", name}};
-    for (auto& [f, sha] : files) e.files.push_back(file(name, base, f, sha));
-    c.push_back(std::move(e));
-  };
-  presplit("scientific",
-           "Amazon 2018 Industrial and Scientific, UniSRec processing: 8,442 users, 4,385 items, pre-split "
-           "(ysh-1998/CoWPiRec @ db47560)",
-           kCoWPiRec,
-           {{"Scientific.train.inter", "7284f6489d956fa20c9b64ffc84569264320edba5c3bc2fcb22db2ea083a1163"},
-            {"Scientific.valid.inter", "5f37c84d3b54617cdc46638c89dfe8741c7efc4987acd5eb64de2cbd4311f46c"},
-            {"Scientific.test.inter", "546da7e5f44002b4518d7fd58066684bc09613f76c240914e16976d57cfe7083"},
-            {"Scientific.item2index", "896ab1017508cf20834d3d0537da9f8f624324223a835af272a98ba16f8c087a"},
-            {"Scientific.user2index", "f0162b1a3a0c6b7e816f86208e7b36f65d6787923126f9558fbc6d368e4c4974"},
-            {"Scientific.text", "95887e6bda76e54f59b71b566320520d5da74e21d3b6ff8f20bfb6e8e84aa831"}});
-  presplit("scientific-mini",
-           "A smaller subset of the Scientific data: 2,928 users, 1,585 items, 19,712 interactions, pre-split "
-           "(KIKIENAO/decorec @ 3d93ec5)",
-           kDecoRec,
-           {{"Scientific.train.inter", "ad7a8cc23499cdbc3a0ba3650a438f946da433131e786b4ce4dfeae1c5590c5f"},
-            {"Scientific.valid.inter", "46b3f988b4f12ed05de4ba518e48744d7680eda42146138ffb416445d191cafb"},
-            {"Scientific.test.inter", "46077666a7e26f6f3a0b8929c15b66af83b4a21859fb0a6c25692403fd703611"},
-            {"Scientific.item2index", "e689059637092e6dfaf6161ab71c5a3e54d96dc6a401a285c534cfc41516c022"},
-            {"Scientific.user2index", "417271f5886f37761b9e7e0da8e80e189aac034922491ade408101bc31270642"},
-            {"Scientific.text", "2989b83daab4624c7adc289d17baea0d09f85c20545e1635f7614926ae489167"}});
-  presplit("games",
-           "Amazon 2018 Video Games, 5-core, UniSRec processing (LLMRank's Games-6k): 50,546 users, 16,859 "
-           "items, valid/test files only (RUCAIBox/LLMRank @ 5ec1154)",
-           kLLMRank,
-           {{"Games-6k.valid.inter", "af84810be2c86cc4e7567ebe6355baf78e6e49889ceaa3174769020fd9495f17"},
-            {"Games-6k.test.inter", "b241e4c8a52d2d41530fd073296e8bced4b61753e86ed6c51467c657704bab19"},
-            {"Games-6k.item", "be9cea58a8de4f940a20b0ad6b58bad46b22fd6f9dbc82d1a1902e1c62e96ade"}});
-  return c;
-}
-
 // ---- catalog files ----------------------------------------------------------------------------------
 
 std::string at(const std::string& path, const YAML::Node& node) {
@@ -222,8 +128,27 @@ void copy_verified(const std::string& from, const std::string& dest) {
 
 // ---- the catalog ------------------------------------------------------------------------------------
 
+std::string shipped_catalog_path() {
+  if (const char* file = std::getenv("XREC_CATALOG_FILE"); file && *file) return file;
+  std::vector<std::string> candidates;
+  // An installation: <prefix>/bin/xrec next to <prefix>/share/xrec/configs (cmake/XrecInstall.cmake), found
+  // relative to the executable so that a moved installation still works.
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back((exe.parent_path() / "../share/xrec/configs/catalog.yaml").lexically_normal().string());
+#ifdef XREC_SOURCE_DIR
+  candidates.push_back(std::string(XREC_SOURCE_DIR) + "/configs/catalog.yaml");  // a build tree
+#endif
+  for (auto& c : candidates)
+    if (fs::is_regular_file(c, ec)) return c;
+  std::string looked;
+  for (auto& c : candidates) looked += (looked.empty() ? "" : ", ") + c;
+  throw InputError("the dataset catalog configs/catalog.yaml was not found (looked in: " + looked +
+                   "); set XREC_CATALOG_FILE to its path");
+}
+
 const std::vector<CatalogEntry>& builtin_catalog() {
-  static const std::vector<CatalogEntry> entries = make_builtin();
+  static const std::vector<CatalogEntry> entries = read_catalog_file(shipped_catalog_path());
   return entries;
 }
 
@@ -250,7 +175,8 @@ std::vector<CatalogEntry> read_catalog_file(const std::string& path) {
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {
-    throw InputError("cannot read the dataset catalog '" + path + "' (XREC_CATALOG)");
+    throw InputError("cannot read the dataset catalog '" + path + "' (XREC_CATALOG, XREC_CATALOG_FILE or the "
+                     "shipped configs/catalog.yaml)");
   } catch (const YAML::Exception& e) {
     throw InputError(path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                      ": YAML syntax error: " + e.msg);

@@ -239,3 +239,38 @@ TEST(Catalog, CatalogFileErrorsSayWhere) {
   expect_input_error([&] { read_catalog_file(dir.path("absent.yaml")); }, {"absent.yaml", "XREC_CATALOG"});
   EXPECT_TRUE(read_catalog_file(file("empty.yaml", "")).empty());
 }
+
+// The catalog is a file shipped with the configs, not entries compiled into the core.
+TEST(Catalog, TheShippedCatalogIsConfigsCatalogYaml) {
+  const char* saved = std::getenv("XREC_CATALOG_FILE");
+  ASSERT_EQ(saved, nullptr) << "unset XREC_CATALOG_FILE to run this test";
+  const std::string source = std::string(XREC_TEST_SOURCE_DIR) + "/configs/catalog.yaml";
+  EXPECT_EQ(fs::weakly_canonical(shipped_catalog_path()), fs::weakly_canonical(source));
+  const std::vector<CatalogEntry> read = read_catalog_file(source);
+  ASSERT_EQ(read.size(), builtin_catalog().size());
+  const CatalogEntry* beauty = nullptr;
+  for (auto& e : builtin_catalog())
+    if (e.name == "beauty") beauty = &e;
+  ASSERT_NE(beauty, nullptr);
+  EXPECT_EQ(beauty->type, "user_sequences");
+  EXPECT_EQ(beauty->params.at("path"), "amazon-s3rec/Beauty.txt");
+  ASSERT_EQ(beauty->files.size(), 2u);
+  EXPECT_EQ(beauty->files[0].sha256, "226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8");
+  EXPECT_NE(find_catalog_entry("beauty"), nullptr);
+
+  // XREC_CATALOG_FILE replaces the shipped file; a malformed one is an error with file:line:column.
+  TempDir dir("shipped-catalog");
+  const std::string bad = dir.write("cat.yaml", "beauty:\n  type: user_sequences\n  files: 3\n");
+  ::setenv("XREC_CATALOG_FILE", bad.c_str(), 1);
+  EXPECT_EQ(shipped_catalog_path(), bad);
+  expect_input_error([&] { read_catalog_file(shipped_catalog_path()); },
+                     {bad + ":3:10: dataset 'beauty'.files: expected a non-empty list"});
+  ::unsetenv("XREC_CATALOG_FILE");
+}
+
+TEST(Catalog, NoCompiledInEntriesRemain) {
+  // The core names no dataset plugin: the words of the catalog live only in configs/catalog.yaml.
+  const std::string code = slurp(std::string(XREC_TEST_SOURCE_DIR) + "/core/src/catalog.cpp");
+  EXPECT_EQ(code.find("user_sequences"), std::string::npos);
+  EXPECT_EQ(code.find("raw.githubusercontent.com"), std::string::npos);
+}

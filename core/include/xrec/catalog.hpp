@@ -23,18 +23,23 @@ struct CatalogEntry {
   std::vector<CatalogFile> files;
 };
 
-// The built-in catalog, plus entries from $XREC_CATALOG (a YAML file of the same shape) if set.
+// The shipped catalog (configs/catalog.yaml), plus entries from $XREC_CATALOG (a YAML file of the same
+// shape) if set.
 const std::vector<CatalogEntry>& dataset_catalog();
 const CatalogEntry* find_catalog_entry(const std::string& name);
 
-// The built-in entries alone.
+// The shipped catalog file: $XREC_CATALOG_FILE if set, else share/xrec/configs/catalog.yaml of the
+// installation the executable belongs to, else configs/catalog.yaml of the source tree. Throws InputError
+// naming where it looked when there is none.
+std::string shipped_catalog_path();
+// The shipped entries alone, read once (throws InputError with file:line:column on a malformed file).
 const std::vector<CatalogEntry>& builtin_catalog();
 // The entries of a catalog file: a YAML map `NAME: {description, type, params: {..}, files: [{path, url,
 // sha256}]}`. Throws xrec::InputError with file:line:column for unreadable files, unknown keys and
 // malformed entries.
 std::vector<CatalogEntry> read_catalog_file(const std::string& path);
-// The built-in entries plus those of `extra_file` ("" = none); an entry of the same name replaces the
-// built-in one. dataset_catalog() is load_catalog($XREC_CATALOG), read once.
+// The shipped entries plus those of `extra_file` ("" = none); an entry of the same name replaces the
+// shipped one. dataset_catalog() is load_catalog($XREC_CATALOG), read once.
 std::vector<CatalogEntry> load_catalog(const std::string& extra_file);
 // Throws xrec::InputError naming the entry and the problem: empty name or type, no files, a file path that
 // is absolute or leaves the root, a URL that is not http(s):// or file://, a sha256 that is not 64 hex digits.
