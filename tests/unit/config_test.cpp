@@ -1008,6 +1008,12 @@ TEST(ConfigHostile, DeepNestingNamesTheLimit) {
   const std::string msg = config_error([&] { Config::parse(deep + "\n", "deep.yaml"); });
   EXPECT_THAT(msg, HasSubstr("deep.yaml:1:"));
   EXPECT_THAT(msg, HasSubstr("nesting deeper than 64 levels at a.a.a."));
+  // Far deeper: yaml-cpp's own guard used to say "YAML syntax error: bad file".
+  std::string deeper = "a: " + std::string(3000, '[') + std::string(3000, ']');
+  EXPECT_THAT(config_error([&] { Config::parse(deeper + "\n", "deep.yaml"); }),
+              HasSubstr("nesting deeper than 64 levels"));
+  EXPECT_THAT(config_error([&] { Config::parse(kMinimal, "m.yaml", {"eval.x=" + deeper.substr(3)}); }),
+              HasSubstr("the value has nesting deeper than 64 levels"));
   // 60 levels are fine.
   std::string ok = "eval: {x: ";
   for (int i = 0; i < 60; ++i) ok += "[";

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "internal.hpp"
 
 namespace xrec::config_detail {
@@ -42,6 +44,11 @@ class FileLoader {
     YAML::Node root;
     try {
       root = YAML::Load(text);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp's own depth guard (far deeper than ours) reports "bad file"; say what it is.
+      const SourceLocation at = mark_at(file, e.mark, {file, 0, 0});
+      throw ConfigError(at.str() + ": nesting deeper than " + std::to_string(kMaxDepth) + " levels" +
+                        chain_note(file));
     } catch (const YAML::Exception& e) {
       const SourceLocation at = mark_at(file, e.mark, {file, 0, 0});
       throw ConfigError(at.str() + ": YAML syntax error: " + e.msg + chain_note(file));

@@ -1,6 +1,8 @@
 // Command-line overrides: key.path[index].key=value, the value parsed as YAML.
 #include <set>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "internal.hpp"
 
 namespace xrec::config_detail {
@@ -24,6 +26,8 @@ class OverrideApplier {
     YAML::Node value;
     try {
       value = YAML::Load(arg_.substr(eq + 1));
+    } catch (const YAML::DeepRecursion&) {
+      fail("the value has nesting deeper than " + std::to_string(kMaxDepth) + " levels");
     } catch (const YAML::Exception& e) {
       fail("the value is not valid YAML: " + e.msg);
     }
