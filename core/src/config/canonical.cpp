@@ -27,8 +27,7 @@ Canon canon_params(const Params& params, const std::string& type) {
 // Map keys sorted, except that a component's `type` comes first: it says how to read the rest.
 std::vector<const std::pair<const std::string, Canon>*> ordered(const Canon& c) {
   std::vector<const std::pair<const std::string, Canon>*> out;
-  if (auto it = c.map.find("type"); it != c.map.end() && it->second.kind == Canon::Kind::Leaf)
-    out.push_back(&*it);
+  if (auto it = c.map.find("type"); it != c.map.end() && it->second.kind == Canon::Kind::Leaf) out.push_back(&*it);
   for (auto& kv : c.map)
     if (!(kv.first == "type" && kv.second.kind == Canon::Kind::Leaf)) out.push_back(&kv);
   return out;
@@ -68,7 +67,9 @@ void emit_value(YAML::Emitter& e, const Value& v) {
 
 void emit(YAML::Emitter& e, const Canon& c) {
   switch (c.kind) {
-    case Canon::Kind::Leaf: emit_value(e, c.leaf); break;
+    case Canon::Kind::Leaf:
+      emit_value(e, c.leaf);
+      break;
     case Canon::Kind::List:
       e << YAML::BeginSeq;
       for (auto& item : c.list) emit(e, item);
@@ -87,7 +88,9 @@ void emit(YAML::Emitter& e, const Canon& c) {
 
 void flatten(const Canon& c, const std::string& path, std::vector<std::pair<std::string, std::string>>& out) {
   switch (c.kind) {
-    case Canon::Kind::Leaf: out.emplace_back(path, c.leaf.to_string()); break;
+    case Canon::Kind::Leaf:
+      out.emplace_back(path, c.leaf.to_string());
+      break;
     case Canon::Kind::List:
       for (size_t i = 0; i < c.list.size(); ++i) flatten(c.list[i], index_path(path, i), out);
       break;

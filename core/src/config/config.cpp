@@ -58,8 +58,7 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
   return c;
 }
 
-Config Config::parse(const std::string& yaml_text, const std::string& name,
-                     const std::vector<std::string>& overrides) {
+Config Config::parse(const std::string& yaml_text, const std::string& name, const std::vector<std::string>& overrides) {
   Layer layer = load_config_text(yaml_text, name);
   for (size_t i = 0; i < overrides.size(); ++i) apply_override(layer, overrides[i], static_cast<int>(i) + 1);
   Config c;
@@ -79,11 +78,9 @@ std::vector<std::string> Config::plugin_paths() const {
   }
   std::vector<std::string> out;
   for (auto& [value, key] : entries) {
-    const SourceLocation at =
-        location(key).value_or(location("plugin_paths").value_or(SourceLocation{"<config>"}));
+    const SourceLocation at = location(key).value_or(location("plugin_paths").value_or(SourceLocation{"<config>"}));
     if (!value.IsScalar() || value.Scalar().empty())
-      throw ConfigError(at.str() + ": " + key +
-                        ": expected a folder or plugin library path (a string or a list " +
+      throw ConfigError(at.str() + ": " + key + ": expected a folder or plugin library path (a string or a list " +
                         "of strings), found " + describe_found(value));
     // Relative to the file that named it, so an included base config can point next to itself.
     fs::path base;

@@ -1,12 +1,12 @@
 // Config files and their `defaults:` includes.
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <yaml-cpp/depthguard.h>
 
 #include "internal.hpp"
 
@@ -32,8 +32,7 @@ class FileLoader {
     if (!in || fs::is_directory(file, ec)) {
       const std::string why = fs::is_directory(file, ec) ? "it is a directory" : std::strerror(open_errno);
       if (origin.empty()) throw ConfigError("cannot read config file '" + file + "': " + why);
-      throw ConfigError(origin + ": cannot read included config file '" + file + "': " + why +
-                        chain_note(file));
+      throw ConfigError(origin + ": cannot read included config file '" + file + "': " + why + chain_note(file));
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -47,8 +46,7 @@ class FileLoader {
     } catch (const YAML::DeepRecursion& e) {
       // yaml-cpp's own depth guard (far deeper than ours) reports "bad file"; say what it is.
       const SourceLocation at = mark_at(file, e.mark, {file, 0, 0});
-      throw ConfigError(at.str() + ": nesting deeper than " + std::to_string(kMaxDepth) + " levels" +
-                        chain_note(file));
+      throw ConfigError(at.str() + ": nesting deeper than " + std::to_string(kMaxDepth) + " levels" + chain_note(file));
     } catch (const YAML::Exception& e) {
       const SourceLocation at = mark_at(file, e.mark, {file, 0, 0});
       throw ConfigError(at.str() + ": YAML syntax error: " + e.msg + chain_note(file));
@@ -68,8 +66,7 @@ class FileLoader {
       chain_.push_back(file);
       open_.push_back(key);
       for (auto& [include, at] : include_list(defaults, self.locs)) {
-        const fs::path p =
-            fs::path(include).is_absolute() ? fs::path(include) : fs::path(file).parent_path() / include;
+        const fs::path p = fs::path(include).is_absolute() ? fs::path(include) : fs::path(file).parent_path() / include;
         merged = merge(merged, load_file(p.lexically_normal().generic_string(), at.str()));
       }
       chain_.pop_back();
@@ -109,8 +106,7 @@ class FileLoader {
       out.emplace_back(defaults.Scalar(), at);
     } else if (defaults.IsSequence()) {
       for (size_t i = 0; i < defaults.size(); ++i) {
-        const SourceLocation item =
-            locs.count(index_path("defaults", i)) ? locs.at(index_path("defaults", i)) : at;
+        const SourceLocation item = locs.count(index_path("defaults", i)) ? locs.at(index_path("defaults", i)) : at;
         if (!defaults[i].IsScalar() || defaults[i].Scalar().empty())
           throw ConfigError(item.str() + ": " + index_path("defaults", i) +
                             ": expected the path of a YAML file to include, found " + kind_name(defaults[i]));

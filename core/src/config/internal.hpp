@@ -47,11 +47,10 @@ struct Layer {
   YAML::Node node{YAML::NodeType::Map};
   Locations locs;
 };
-void record(const YAML::Node& node, const std::string& path, const std::string& file, Locations& locs,
-            int depth = 0);
+void record(const YAML::Node& node, const std::string& path, const std::string& file, Locations& locs, int depth = 0);
 void record_all(const YAML::Node& node, const std::string& path, const SourceLocation& at, Locations& locs);
-YAML::Node merge_nodes(const YAML::Node& lo, const Locations& lo_locs, const YAML::Node& hi,
-                       const Locations& hi_locs, const std::string& path, Locations& out_locs);
+YAML::Node merge_nodes(const YAML::Node& lo, const Locations& lo_locs, const YAML::Node& hi, const Locations& hi_locs,
+                       const std::string& path, Locations& out_locs);
 Layer merge(const Layer& lo, const Layer& hi);
 // True when `hi` names a component type (`type: NAME`) other than the one `lo` names: the higher layer
 // switches the component, so nothing the lower layers set for it carries over.

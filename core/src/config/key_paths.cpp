@@ -39,8 +39,7 @@ void erase_under(Locations& locs, const std::string& path) {
 }
 
 void copy_under(const Locations& from, const std::string& path, Locations& to) {
-  for (auto it = from.lower_bound(path); it != from.end() && it->first.compare(0, path.size(), path) == 0;
-       ++it)
+  for (auto it = from.lower_bound(path); it != from.end() && it->first.compare(0, path.size(), path) == 0; ++it)
     if (is_under(it->first, path)) to[it->first] = it->second;
 }
 
@@ -57,10 +56,14 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 
 const char* kind_name(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    default:
+      return "nothing";
   }
 }
 

@@ -7,8 +7,7 @@ namespace xrec::config_detail {
 
 // Records where every key and list entry of `node` was written; rejects keys that cannot be addressed
 // by a key path and duplicate keys (yaml-cpp keeps both, silently using the first).
-void record(const YAML::Node& node, const std::string& path, const std::string& file, Locations& locs,
-            int depth) {
+void record(const YAML::Node& node, const std::string& path, const std::string& file, Locations& locs, int depth) {
   const SourceLocation here = locs.count(path) ? locs.at(path) : SourceLocation{file, 0, 0};
   check_depth(depth, path, here);
   if (node.IsMap()) {
@@ -16,8 +15,8 @@ void record(const YAML::Node& node, const std::string& path, const std::string& 
     for (auto it = node.begin(); it != node.end(); ++it) {
       const SourceLocation at = mark_at(file, it->first.Mark(), here);
       if (!it->first.IsScalar())
-        throw ConfigError(at.str() + ": " + (path.empty() ? "" : path + ": ") +
-                          "a key must be a name, found " + kind_name(it->first));
+        throw ConfigError(at.str() + ": " + (path.empty() ? "" : path + ": ") + "a key must be a name, found " +
+                          kind_name(it->first));
       const std::string& key = it->first.Scalar();
       const std::string p = child_path(path, key);
       if (key.empty() || key.find_first_of(".[]=") != std::string::npos)
@@ -54,8 +53,8 @@ void record_all(const YAML::Node& node, const std::string& path, const SourceLoc
 
 // lo <- hi at `path`: maps merge key by key (hi wins), anything else in hi replaces lo wholesale.
 // Writes the locations of the result's subtree into `out_locs`.
-YAML::Node merge_nodes(const YAML::Node& lo, const Locations& lo_locs, const YAML::Node& hi,
-                       const Locations& hi_locs, const std::string& path, Locations& out_locs) {
+YAML::Node merge_nodes(const YAML::Node& lo, const Locations& lo_locs, const YAML::Node& hi, const Locations& hi_locs,
+                       const std::string& path, Locations& out_locs) {
   // A map that switches a component's type replaces the lower one: the old type's params would be unknown
   // keys of the new type (docs/config.md, "Switching a component's type").
   if (!(lo.IsMap() && hi.IsMap()) || switches_type(lo, hi)) {

@@ -1,7 +1,7 @@
 // Command-line overrides: key.path[index].key=value, the value parsed as YAML.
-#include <set>
-
 #include <yaml-cpp/depthguard.h>
+
+#include <set>
 
 #include "internal.hpp"
 
@@ -107,20 +107,19 @@ class OverrideApplier {
     const Segment& seg = segs[i];
     if (seg.key.empty()) {
       if (!is_unset(node) && !node.IsSequence())
-        fail("'" + path + "' is " + kind_name(node) + ", not a list, so it has no entry [" +
-             std::to_string(seg.index) + "]");
+        fail("'" + path + "' is " + kind_name(node) + ", not a list, so it has no entry [" + std::to_string(seg.index) +
+             "]");
       const size_t size = node.IsSequence() ? node.size() : 0;
       if (seg.index > size)
-        fail("index [" + std::to_string(seg.index) + "] is out of range: '" + path + "' has " +
-             std::to_string(size) + " entries (use [" + std::to_string(size) + "] to append one)");
+        fail("index [" + std::to_string(seg.index) + "] is out of range: '" + path + "' has " + std::to_string(size) +
+             " entries (use [" + std::to_string(size) + "] to append one)");
       if (!node.IsSequence()) locs[path] = at_;
       YAML::Node out(YAML::NodeType::Sequence);
       for (size_t j = 0; j < size; ++j)
         out.push_back(j == seg.index ? set(node[j], segs, i + 1, index_path(path, j), value, locs) : node[j]);
       if (seg.index == size) {
         locs[index_path(path, size)] = at_;
-        out.push_back(
-            set(YAML::Node(YAML::NodeType::Null), segs, i + 1, index_path(path, size), value, locs));
+        out.push_back(set(YAML::Node(YAML::NodeType::Null), segs, i + 1, index_path(path, size), value, locs));
       }
       return out;
     }

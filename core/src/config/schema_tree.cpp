@@ -27,8 +27,7 @@ SchemaNode build_schema_tree(const ConfigSchema& schema) {
   if (auto top = schema.sections.find(""); top != schema.sections.end())
     for (auto& spec : top->second)
       if (root.children.count(spec.name) || spec.name == "plugin_paths" || spec.name == "defaults")
-        throw Error("config schema: top-level key '" + spec.name +
-                    "' clashes with a section, slot or reserved key");
+        throw Error("config schema: top-level key '" + spec.name + "' clashes with a section, slot or reserved key");
   if (!schema.stage_section.empty()) {
     if (!schema.sections.count(schema.stage_section) || schema.stage_section.empty())
       throw Error("config schema: stage_section '" + schema.stage_section + "' is not a section");

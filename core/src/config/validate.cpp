@@ -25,9 +25,7 @@ class Resolver {
     if (!problems_.empty()) {
       // File order reads best: by file, then position; problems without a line (a missing key) last.
       std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
-        auto key = [](const SourceLocation& l) {
-          return std::make_tuple(l.file, l.line <= 0, l.line, l.column);
-        };
+        auto key = [](const SourceLocation& l) { return std::make_tuple(l.file, l.line <= 0, l.line, l.column); };
         return key(a.at) < key(b.at);
       });
       std::vector<std::string> lines;
@@ -56,8 +54,10 @@ class Resolver {
       throw Error("config schema: stage_section '" + section + "' is not a section");
     const ParamSpecs& specs = specs_it->second;
     if (!n.IsMap()) {
-      problem(kStages, "expected a map of stage names to maps of " + section + " keys (e.g. stages: {finetune: "
-                       "{lr: 0.0001}}), found " + describe_found(n));
+      problem(kStages, "expected a map of stage names to maps of " + section +
+                           " keys (e.g. stages: {finetune: "
+                           "{lr: 0.0001}}), found " +
+                           describe_found(n));
       return;
     }
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -74,8 +74,8 @@ class Resolver {
       const YAML::Node& keys = it->second;
       if (is_unset(keys)) continue;  // null = nothing set for this stage
       if (!keys.IsMap()) {
-        problem(path, "expected a map of " + section + " keys to override for this stage, found " +
-                          describe_found(keys));
+        problem(path,
+                "expected a map of " + section + " keys to override for this stage, found " + describe_found(keys));
         continue;
       }
       Params& given = stage_overrides_[name];
@@ -210,8 +210,7 @@ class Resolver {
     }
     if (!s.list) return component(n, s, path);
     if (!n.IsSequence()) {
-      problem(path,
-              "expected a list of " + kind + "s, each a map with 'type: NAME', found " + describe_found(n));
+      problem(path, "expected a list of " + kind + "s, each a map with 'type: NAME', found " + describe_found(n));
       return;
     }
     if (n.size() == 0 && s.required) problem(path, "needs at least one " + kind);
@@ -295,8 +294,8 @@ class Resolver {
       return false;
     }
     if (!expanded) {
-      std::string msg = "unknown " + std::string(to_string(s.kind)) + " name '" + name + "'" +
-                        did_you_mean(name, known);
+      std::string msg =
+          "unknown " + std::string(to_string(s.kind)) + " name '" + name + "'" + did_you_mean(name, known);
       msg += known.empty() ? " (no names are known)" : " (known: " + join(known) + ")";
       problem(path, msg + "; or give a map with 'type: NAME' and the parameters");
       return false;
@@ -434,7 +433,7 @@ class Resolver {
   const ParamSpecs* top_specs_ = nullptr;
   std::vector<Problem> problems_;
   std::map<std::string, Params> stage_overrides_;  // stage name -> the keys it sets itself
-  std::set<std::string> rejected_;  // keys given with a bad value: reported once, not again as missing
+  std::set<std::string> rejected_;                 // keys given with a bad value: reported once, not again as missing
   std::vector<std::string> resolved_plugin_paths_;
   ResolvedConfig out_;
 };

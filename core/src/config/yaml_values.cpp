@@ -145,10 +145,14 @@ bool to_value(const YAML::Node& n, ParamType type, Value& out) {
     case ParamType::Bool:
     case ParamType::Int:
     case ParamType::Float:
-    case ParamType::String: return scalar_to(n, type, out);
-    case ParamType::IntList: return list_to<int64_t>(n, type, out, &Value::as_int);
-    case ParamType::FloatList: return list_to<double>(n, type, out, &Value::as_float);
-    case ParamType::StringList: return list_to<std::string>(n, type, out, &Value::as_string);
+    case ParamType::String:
+      return scalar_to(n, type, out);
+    case ParamType::IntList:
+      return list_to<int64_t>(n, type, out, &Value::as_int);
+    case ParamType::FloatList:
+      return list_to<double>(n, type, out, &Value::as_float);
+    case ParamType::StringList:
+      return list_to<std::string>(n, type, out, &Value::as_string);
   }
   return false;
 }
