@@ -125,6 +125,25 @@ TEST(RunE2E, CheckValidatesAndPrintsTheResolvedConfigWithoutRunning) {
   EXPECT_NE(bad.output.find("did you mean"), std::string::npos) << bad.output;
 }
 
+// The real schema: `stages.*` validated as train keys and printed resolved; a type switch drops the lower
+// layer's params (SASRec's heads, attn_dropout); hostile values are exit 2, not a crash (docs/config.md).
+TEST(RunE2E, CheckPrintsStagesAndSwitchesComponentTypes) {
+  TempDir dir("stages");
+  const std::string db = dir.file("xrec.db");
+  auto r = xrec_cmd("run " + fixture_config(dir, 3) +
+                    " stages.finetune.lr=0.0001 backbone.type=gru4rec --check --db " + db);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("stages:\n  finetune:\n    batch_size:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("    lr: 0.0001\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("backbone:\n  type: gru4rec\n"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("attn_dropout"), std::string::npos) << r.output;
+  for (const std::string& arg : {"stages.finetune.lrr=1", "train.lr=.nan", "'train.x=&a [*a]'"}) {
+    auto bad = xrec_cmd("run " + fixture_config(dir, 1) + " " + arg + " --check --db " + db);
+    EXPECT_EQ(bad.code, 2) << arg << "\n" << bad.output;
+  }
+  EXPECT_FALSE(fs::exists(db));
+}
+
 TEST(RunE2E, AnUnusableDeviceStopsBeforeTheStoreIsTouched) {
   TempDir dir("baddevice");
   const std::string db = dir.file("xrec.db");
