@@ -954,6 +954,31 @@ TEST(ConfigTypeSwitch, AnExplicitNullOfAnUnknownKeyMeansUnset) {
               HasSubstr("backbone.heads: unknown key"));
 }
 
+TEST(ConfigTypeSwitch, ANamedDatasetCountsAsItsType) {
+  // As in the run schema, `catalog` is a host key of data sections (it records the name).
+  const ConfigSchema schema = named_schema({param::integer("k_core", 0, "K-core").at_least(0),
+                                            param::boolean("cache", true, "Cache"),
+                                            param::string("catalog", "", "Catalog name")});
+  const std::string base = std::string(kNamedBase) + "data:\n  target: {catalog: books, k_core: 5}\n";
+  // Another type over a named dataset: the catalog name and its keys go.
+  const ResolvedConfig typed =
+      Config::parse(base, "n.yaml", {"data.target={type: movielens}"}).resolve(test_registry(), schema);
+  EXPECT_EQ(typed.component("data.target")->type, "movielens");
+  EXPECT_EQ(typed.component("data.target")->params.integer("k_core"), 0);
+  // Another catalog name: the same.
+  const Config other = Config::parse(base, "n.yaml", {"data.target.catalog=broken"});
+  EXPECT_FALSE(other.location("data.target.k_core").has_value());
+  // The same name keeps the keys.
+  const ResolvedConfig same =
+      Config::parse(base, "n.yaml", {"data.target.catalog=books"}).resolve(test_registry(), schema);
+  EXPECT_EQ(same.component("data.target")->params.integer("k_core"), 5);
+  // A resolved named dataset (type and catalog both written) under a layer that names the same catalog.
+  const ResolvedConfig again = Config::parse(same.yaml, "r.yaml", {"data.target={catalog: books, cache: false}"})
+                                   .resolve(test_registry(), schema);
+  EXPECT_EQ(again.component("data.target")->params.integer("k_core"), 5);
+  EXPECT_FALSE(again.component("data.target")->params.flag("cache"));
+}
+
 }  // namespace switching
 
 // ---------------------------------------------------------------------------------------------------------

@@ -52,8 +52,9 @@ void record_all(const YAML::Node& node, const std::string& path, const SourceLoc
 YAML::Node merge_nodes(const YAML::Node& lo, const Locations& lo_locs, const YAML::Node& hi, const Locations& hi_locs,
                        const std::string& path, Locations& out_locs);
 Layer merge(const Layer& lo, const Layer& hi);
-// True when `hi` names a component type (`type: NAME`) other than the one `lo` names: the higher layer
-// switches the component, so nothing the lower layers set for it carries over.
+// True when `hi` names another component than `lo` does: another `type:`, another `catalog:` (a named
+// dataset), or one named by `type:` and the other by `catalog:` only. The higher layer then switches the
+// component, so nothing the lower layers set for it carries over.
 bool switches_type(const YAML::Node& lo, const YAML::Node& hi);
 
 // ---- includes.cpp

@@ -89,10 +89,19 @@ YAML::Node merge_nodes(const YAML::Node& lo, const Locations& lo_locs, const YAM
 
 bool switches_type(const YAML::Node& lo, const YAML::Node& hi) {
   if (!lo.IsMap() || !hi.IsMap()) return false;
-  const YAML::Node lo_type = find_key(lo, "type");
-  const YAML::Node hi_type = find_key(hi, "type");
-  if (!lo_type.IsScalar() || !hi_type.IsScalar()) return false;
-  return lo_type.Scalar() != hi_type.Scalar();
+  // A component is named by `type:`, a data section also by `catalog:` (a named dataset).
+  bool shared = false, lo_named = false, hi_named = false;
+  for (const char* key : {"type", "catalog"}) {
+    const YAML::Node l = find_key(lo, key), h = find_key(hi, key);
+    lo_named |= l.IsScalar();
+    hi_named |= h.IsScalar();
+    if (l.IsScalar() && h.IsScalar()) {
+      if (l.Scalar() != h.Scalar()) return true;
+      shared = true;
+    }
+  }
+  // `{catalog: beauty, ...}` below `{type: atomic, ...}` (or the reverse): another dataset altogether.
+  return !shared && lo_named && hi_named;
 }
 
 Layer merge(const Layer& lo, const Layer& hi) {

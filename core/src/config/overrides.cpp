@@ -133,9 +133,9 @@ class OverrideApplier {
     }
     if (!node.IsMap() && !path.empty()) locs[path] = at_;  // a map created by this override
     const std::string p = child_path(path, seg.key);
-    if (seg.key == "type" && i + 1 == segs.size() && value.IsScalar()) {
+    if ((seg.key == "type" || seg.key == "catalog") && i + 1 == segs.size() && value.IsScalar()) {
       YAML::Node switched(YAML::NodeType::Map);
-      switched["type"] = value;
+      switched[seg.key] = value;
       if (switches_type(node, switched)) {
         // A new component type: the old type's params do not carry over (see switches_type).
         erase_under(locs, path);
