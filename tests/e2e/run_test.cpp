@@ -137,7 +137,7 @@ TEST(RunE2E, CheckPrintsStagesAndSwitchesComponentTypes) {
   EXPECT_NE(r.output.find("    lr: 0.0001\n"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("backbone:\n  type: gru4rec\n"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("attn_dropout"), std::string::npos) << r.output;
-  for (const std::string& arg : {"stages.finetune.lrr=1", "train.lr=.nan", "'train.x=&a [*a]'"}) {
+  for (const std::string arg : {"stages.finetune.lrr=1", "train.lr=.nan", "'train.x=&a [*a]'"}) {
     auto bad = xrec_cmd("run " + fixture_config(dir, 1) + " " + arg + " --check --db " + db);
     EXPECT_EQ(bad.code, 2) << arg << "\n" << bad.output;
   }
