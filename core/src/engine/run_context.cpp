@@ -114,15 +114,7 @@ void RunContext::log_metric(const std::string& stage, const std::string& split, 
 
 void RunContext::check_interrupted() const { engine::check_interrupted(); }
 
-EvalOptions RunContext::eval_options(int64_t max_len) const {
-  EvalOptions o;
-  o.protocol = eval_.str("protocol");
-  o.mask_history = eval_.flag("mask_history");
-  o.ks = eval_.int_list("ks");
-  o.batch_size = eval_.integer("batch_size");
-  o.max_len = max_len;
-  return o;
-}
+EvalOptions RunContext::eval_options(int64_t max_len) const { return eval_options_from(eval_, max_len); }
 
 PluginContext RunContext::component_context(const std::string& name) const {
   PluginContext c = plugin_;

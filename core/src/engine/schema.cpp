@@ -60,9 +60,12 @@ ConfigSchema build() {
       string("protocol", "full", "full: rank all items (history masked); sampled: rank the target among negatives")
           .one_of({"full", "sampled"}),
       int_list("ks", {5, 10, 20}, "Cut-offs K of hr@K (= recall@K), precision@K, ndcg@K and mrr@K").range(1, 1e9),
-      boolean("mask_history", true,
-              "full: remove the user's earlier items from the candidates (off: repeats allowed, as RecBole's "
-              "sequential evaluation)"),
+      string("history", "keep_target",
+             "full: the user's earlier items. keep_target: not candidates, but a repeated target keeps its score; "
+             "mask_all: all out, target included (a repeated target is a miss; S3-Rec's code); none: all compete "
+             "(RecBole's sequential evaluation)")
+          .one_of({"keep_target", "mask_all", "none"}),
+      boolean("mask_history", true, "Deprecated alias: false = `history: none`; use eval.history"),
       integer("negatives", 99, "Negatives per case for the sampled protocol").at_least(1),
       string("sampler", "uniform",
              "Negatives for the sampled protocol: uniform over items the user never saw, popularity-weighted, or "
