@@ -40,7 +40,7 @@ EvalOptions eval_options_from(const Params& eval, int64_t max_len) {
   o.protocol = eval.str("protocol");
   o.history = parse_history_mode(eval.str("history"));
   if (eval.has("mask_history") && !eval.flag("mask_history")) {
-    if (o.history != HistoryMode::KeepTarget)
+    if (o.history == HistoryMode::MaskAll)
       throw InputError("eval.mask_history is deprecated (false = eval.history: none) and contradicts eval.history: " +
                         std::string(to_string(o.history)) + "; set only eval.history");
     o.history = HistoryMode::None;

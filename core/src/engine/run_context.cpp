@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/runtime.hpp"
 #include "xrec/engine/sequence_model.hpp"
 #include "xrec/engine/trainer.hpp"
@@ -55,9 +56,12 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
   std::shared_ptr<Quantizer> quantizer;
   if (const ComponentConfig* qc = config_.component("quantizer"))
     quantizer = registry_.get(Kind::Quantizer, qc->type).quantizer(qc->params, component_context(qc->type));
-  std::vector<int64_t> items;
-  for (auto* t : domains) items.push_back(t->num_items());
-  auto model = std::make_shared<HostSequenceModel>(items, backbone, quantizer, parse_loss(train_.str("loss")));
+  std::vector<ItemDomain> items;
+  for (auto* t : domains) items.push_back({t->name, t->num_items(), t->data});
+  // The `id` item encoder draws its tables with the backbone's init_std when the backbone has one.
+  const double init_std = bc->params.has("init_std") ? bc->params.real("init_std") : 0.02;
+  auto model = std::make_shared<HostSequenceModel>(items, std::make_shared<IdItemEncoder>(init_std), backbone,
+                                                   quantizer, parse_loss(train_.str("loss")));
   model->set_length_groups(train_.flag("length_groups"));
   model->to(device_);
   max_len_ = backbone->max_len();
