@@ -110,6 +110,9 @@ std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<c
 
 std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const ScoreFn& score,
                                   const EvalOptions& options) {
+  if (options.protocol == "pointwise")
+    throw InputError("eval.protocol pointwise labels (user, item) pairs of a pointwise model "
+                     "(TransferContext::evaluate_pointwise); ranking a sequence model needs full or sampled");
   torch::NoGradGuard no_grad;
   // Batches of similar history length are narrow (little padding to encode); ranks go back in case order.
   std::vector<size_t> order(cases.size());

@@ -6,7 +6,9 @@
 #include <filesystem>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/engine/cold_start.hpp"
 #include "xrec/engine/item_encoders.hpp"
+#include "xrec/engine/pointwise.hpp"
 #include "xrec/engine/runtime.hpp"
 #include "xrec/engine/sequence_model.hpp"
 #include "xrec/engine/trainer.hpp"
@@ -161,6 +163,42 @@ void RunContext::save(SequenceModel& model, const std::string& stage) {
   model.save(archive);
   archive.save_to(path);
   store_.add_artifact(run_, "checkpoint", path, static_cast<int64_t>(fs::file_size(path)));
+}
+
+// ---- user cold start -------------------------------------------------------------------------------------
+
+const ColdStartTask& RunContext::cold_start_task() {
+  if (!cold_start_) {
+    if (!target_.data) throw Error("cold_start_task: the target task has no data");
+    const Params& c = config_.section("cold_start");
+    ColdStartOptions o;
+    o.order = c.str("order");
+    o.cold_fraction = c.real("cold_fraction");
+    o.support = c.integer("support");
+    o.min_query = c.integer("min_query");
+    o.negatives = c.integer("negatives");
+    o.seed = plugin_.seed * 7919 + 104729;  // its own stream: the split does not move the batches' draws
+    cold_start_ = std::make_unique<ColdStartTask>(cold_start_split(*target_.data, o));
+  }
+  return *cold_start_;
+}
+
+PointwiseFields RunContext::pointwise_fields() const {
+  if (!target_.data) throw Error("pointwise_fields: the target task has no data");
+  return engine::pointwise_fields(*target_.data);
+}
+
+PointwiseBatch RunContext::pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) {
+  if (!target_.data) throw Error("pointwise_batch: the target task has no data");
+  return to_device(engine::pointwise_batch(*target_.data, pointwise_rows(users, part)), device_);
+}
+
+MetricMap RunContext::evaluate_pointwise(PointwiseModel& model, const std::vector<UserTask>& users, UserPart part,
+                                         const std::string& stage, const std::string& split, const FastWeights& w) {
+  if (!target_.data) throw Error("evaluate_pointwise: the target task has no data");
+  MetricMap m = engine::evaluate_pointwise(model, *target_.data, users, part, w, eval_.integer("batch_size"), device_);
+  for (auto& [k, v] : m) store_.log_metric(run_, stage, split, k, 0, v);
+  return m;
 }
 
 }  // namespace xrec::engine
