@@ -83,7 +83,8 @@ void check_select_metric(const ResolvedConfig& c) {
   if (std::find(computed.begin(), computed.end(), m) != computed.end()) return;
   std::string list;
   for (auto& x : computed) list += (list.empty() ? "" : ", ") + x;
-  throw ConfigError("train.select_metric '" + m + "' is not computed with eval.ks " + Value(ks).to_string() +
+  throw ConfigError("train.select_metric '" + m + "' is not computed by eval.protocol " +
+                    c.section("eval").str("protocol") + " with eval.ks " + Value(ks).to_string() +
                     " (computed: " + list + ")");
 }
 
