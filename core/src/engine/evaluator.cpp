@@ -13,8 +13,46 @@
 
 namespace xrec::engine {
 
+HistoryMode parse_history_mode(const std::string& name) {
+  if (name == "keep_target") return HistoryMode::KeepTarget;
+  if (name == "mask_all") return HistoryMode::MaskAll;
+  if (name == "none") return HistoryMode::None;
+  throw InputError("unknown eval.history '" + name + "' (expected keep_target, mask_all or none)");
+}
+
+const char* to_string(HistoryMode m) {
+  switch (m) {
+    case HistoryMode::KeepTarget: return "keep_target";
+    case HistoryMode::MaskAll: return "mask_all";
+    case HistoryMode::None: return "none";
+  }
+  return "?";
+}
+
+std::vector<std::string> protocol_metrics(const std::string& protocol, const std::vector<int64_t>& ks) {
+  if (protocol == "full" || protocol == "sampled") return ranking_metric_names(ks);
+  if (protocol == "pointwise") return {"auc", "gauc", "logloss"};
+  throw InputError("unknown evaluation protocol '" + protocol + "' (expected full, sampled or pointwise)");
+}
+
+EvalOptions eval_options_from(const Params& eval, int64_t max_len) {
+  EvalOptions o;
+  o.protocol = eval.str("protocol");
+  o.history = parse_history_mode(eval.str("history"));
+  if (eval.has("mask_history") && !eval.flag("mask_history")) {
+    if (o.history == HistoryMode::MaskAll)
+      throw InputError("eval.mask_history is deprecated (false = eval.history: none) and contradicts eval.history: " +
+                        std::string(to_string(o.history)) + "; set only eval.history");
+    o.history = HistoryMode::None;
+  }
+  o.ks = eval.int_list("ks");
+  o.batch_size = eval.integer("batch_size");
+  o.max_len = max_len;
+  return o;
+}
+
 std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<const EvalCase*>& cases,
-                                       const std::string& protocol, bool mask_history) {
+                                       const std::string& protocol, HistoryMode history) {
   const bool full = protocol == "full";
   if (!full && protocol != "sampled")
     throw InputError("unknown evaluation protocol '" + protocol + "' (expected full or sampled)");
@@ -44,14 +82,20 @@ std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<c
         for (int64_t j = 1; j < c.target; ++j) rank += row[j] >= t;
         for (int64_t j = c.target + 1; j < I1; ++j) rank += row[j] > t;
         candidates = I1 - 1;
-        if (mask_history) {
-          // The user's earlier items are not candidates (the target stays, even when seen before): each
-          // distinct one is taken back out once.
+        if (history != HistoryMode::None) {
+          // The user's earlier items are not candidates: each distinct one is taken back out once. The target
+          // stays a candidate even when seen before; under MaskAll such a target's score is gone, so it ranks
+          // behind every remaining candidate.
           seen.assign(c.history.begin(), c.history.end());
           std::sort(seen.begin(), seen.end());
           seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-          for (int64_t i : seen)
-            if (i > 0 && i < I1 && i != c.target) rank -= ahead(i), --candidates;
+          bool repeat = false;
+          for (int64_t i : seen) {
+            if (i <= 0 || i >= I1) continue;
+            if (i == c.target) repeat = true;
+            else rank -= ahead(i), --candidates;
+          }
+          if (repeat && history == HistoryMode::MaskAll) rank = candidates - 1;
         }
       } else {
         for (int64_t j : c.negatives)
@@ -66,6 +110,9 @@ std::vector<Ranking> ranks_from_scores(torch::Tensor scores, const std::vector<c
 
 std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const ScoreFn& score,
                                   const EvalOptions& options) {
+  if (options.protocol == "pointwise")
+    throw InputError("eval.protocol pointwise labels (user, item) pairs of a pointwise model "
+                     "(TransferContext::evaluate_pointwise); ranking a sequence model needs full or sampled");
   torch::NoGradGuard no_grad;
   // Batches of similar history length are narrow (little padding to encode); ranks go back in case order.
   std::vector<size_t> order(cases.size());
@@ -82,7 +129,7 @@ std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const Scor
       histories.push_back(&cases[order[i]].history);
     }
     auto scores = score(pack_histories(histories, options.max_len), batch);
-    auto r = ranks_from_scores(scores, batch, options.protocol, options.mask_history);
+    auto r = ranks_from_scores(scores, batch, options.protocol, options.history);
     for (size_t i = lo; i < hi; ++i) ranks[order[i]] = r[i - lo];
   }
   return ranks;

@@ -78,11 +78,13 @@ void print_results(const TransferResult& r, const std::string& select_metric) {
 void check_select_metric(const ResolvedConfig& c) {
   const std::string m = c.section("train").str("select_metric");
   const auto& ks = c.section("eval").int_list("ks");
-  const std::vector<std::string> computed = ranking_metric_names(ks);
+  eval_options_from(c.section("eval"), 1);  // eval.history / the deprecated eval.mask_history, before anything runs
+  const std::vector<std::string> computed = protocol_metrics(c.section("eval").str("protocol"), ks);
   if (std::find(computed.begin(), computed.end(), m) != computed.end()) return;
   std::string list;
   for (auto& x : computed) list += (list.empty() ? "" : ", ") + x;
-  throw ConfigError("train.select_metric '" + m + "' is not computed with eval.ks " + Value(ks).to_string() +
+  throw ConfigError("train.select_metric '" + m + "' is not computed by eval.protocol " +
+                    c.section("eval").str("protocol") + " with eval.ks " + Value(ks).to_string() +
                     " (computed: " + list + ")");
 }
 

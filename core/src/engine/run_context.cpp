@@ -6,6 +6,9 @@
 #include <filesystem>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/engine/cold_start.hpp"
+#include "xrec/engine/item_encoders.hpp"
+#include "xrec/engine/pointwise.hpp"
 #include "xrec/engine/runtime.hpp"
 #include "xrec/engine/sequence_model.hpp"
 #include "xrec/engine/trainer.hpp"
@@ -55,9 +58,12 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
   std::shared_ptr<Quantizer> quantizer;
   if (const ComponentConfig* qc = config_.component("quantizer"))
     quantizer = registry_.get(Kind::Quantizer, qc->type).quantizer(qc->params, component_context(qc->type));
-  std::vector<int64_t> items;
-  for (auto* t : domains) items.push_back(t->num_items());
-  auto model = std::make_shared<HostSequenceModel>(items, backbone, quantizer, parse_loss(train_.str("loss")));
+  std::vector<ItemDomain> items;
+  for (auto* t : domains) items.push_back({t->name, t->num_items(), t->data});
+  // The `id` item encoder draws its tables with the backbone's init_std when the backbone has one.
+  const double init_std = bc->params.has("init_std") ? bc->params.real("init_std") : 0.02;
+  auto model = std::make_shared<HostSequenceModel>(items, std::make_shared<IdItemEncoder>(init_std), backbone,
+                                                   quantizer, parse_loss(train_.str("loss")));
   model->set_length_groups(train_.flag("length_groups"));
   model->to(device_);
   max_len_ = backbone->max_len();
@@ -114,15 +120,7 @@ void RunContext::log_metric(const std::string& stage, const std::string& split, 
 
 void RunContext::check_interrupted() const { engine::check_interrupted(); }
 
-EvalOptions RunContext::eval_options(int64_t max_len) const {
-  EvalOptions o;
-  o.protocol = eval_.str("protocol");
-  o.mask_history = eval_.flag("mask_history");
-  o.ks = eval_.int_list("ks");
-  o.batch_size = eval_.integer("batch_size");
-  o.max_len = max_len;
-  return o;
-}
+EvalOptions RunContext::eval_options(int64_t max_len) const { return eval_options_from(eval_, max_len); }
 
 PluginContext RunContext::component_context(const std::string& name) const {
   PluginContext c = plugin_;
@@ -165,6 +163,42 @@ void RunContext::save(SequenceModel& model, const std::string& stage) {
   model.save(archive);
   archive.save_to(path);
   store_.add_artifact(run_, "checkpoint", path, static_cast<int64_t>(fs::file_size(path)));
+}
+
+// ---- user cold start -------------------------------------------------------------------------------------
+
+const ColdStartTask& RunContext::cold_start_task() {
+  if (!cold_start_) {
+    if (!target_.data) throw Error("cold_start_task: the target task has no data");
+    const Params& c = config_.section("cold_start");
+    ColdStartOptions o;
+    o.order = c.str("order");
+    o.cold_fraction = c.real("cold_fraction");
+    o.support = c.integer("support");
+    o.min_query = c.integer("min_query");
+    o.negatives = c.integer("negatives");
+    o.seed = plugin_.seed * 7919 + 104729;  // its own stream: the split does not move the batches' draws
+    cold_start_ = std::make_unique<ColdStartTask>(cold_start_split(*target_.data, o));
+  }
+  return *cold_start_;
+}
+
+PointwiseFields RunContext::pointwise_fields() const {
+  if (!target_.data) throw Error("pointwise_fields: the target task has no data");
+  return engine::pointwise_fields(*target_.data);
+}
+
+PointwiseBatch RunContext::pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) {
+  if (!target_.data) throw Error("pointwise_batch: the target task has no data");
+  return to_device(engine::pointwise_batch(*target_.data, pointwise_rows(users, part)), device_);
+}
+
+MetricMap RunContext::evaluate_pointwise(PointwiseModel& model, const std::vector<UserTask>& users, UserPart part,
+                                         const std::string& stage, const std::string& split, const FastWeights& w) {
+  if (!target_.data) throw Error("evaluate_pointwise: the target task has no data");
+  MetricMap m = engine::evaluate_pointwise(model, *target_.data, users, part, w, eval_.integer("batch_size"), device_);
+  for (auto& [k, v] : m) store_.log_metric(run_, stage, split, k, 0, v);
+  return m;
 }
 
 }  // namespace xrec::engine

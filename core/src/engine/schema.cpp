@@ -58,12 +58,17 @@ ConfigSchema build() {
       string("select_metric", "ndcg@10", "Validation metric that picks the best epoch (e.g. ndcg@10, hr@10, mrr)"),
   };
   s.sections["eval"] = {
-      string("protocol", "full", "full: rank all items (history masked); sampled: rank the target among negatives")
-          .one_of({"full", "sampled"}),
+      string("protocol", "full",
+             "full: rank all items (history as eval.history says); sampled: rank the target among negatives; "
+             "pointwise: label (user, item) pairs with a pointwise model (auc, gauc, logloss; cold-start methods)")
+          .one_of({"full", "sampled", "pointwise"}),
       int_list("ks", {5, 10, 20}, "Cut-offs K of hr@K (= recall@K), precision@K, ndcg@K and mrr@K").range(1, 1e9),
-      boolean("mask_history", true,
-              "full: remove the user's earlier items from the candidates (off: repeats allowed, as RecBole's "
-              "sequential evaluation)"),
+      string("history", "keep_target",
+             "full: the user's earlier items. keep_target: not candidates, but a repeated target keeps its score; "
+             "mask_all: all out, target included (a repeated target is a miss; S3-Rec's code); none: all compete "
+             "(RecBole's sequential evaluation)")
+          .one_of({"keep_target", "mask_all", "none"}),
+      boolean("mask_history", true, "Deprecated alias: false = `history: none`; use eval.history"),
       integer("negatives", 99, "Negatives per case for the sampled protocol").at_least(1),
       string("sampler", "uniform",
              "Negatives for the sampled protocol: uniform over items the user never saw, popularity-weighted, or "
@@ -72,6 +77,16 @@ ConfigSchema build() {
       integer("batch_size", 1024, "Users scored per evaluation batch (bounds memory)").at_least(1),
       boolean("save_ranks", true,
               "Store every case's rank for the evaluations a method reports (table case_ranks; `xrec compare`)"),
+  };
+  s.sections["cold_start"] = {
+      string("order", "time",
+             "Which target users are cold: time = those whose first interaction is latest; random = a seeded draw")
+          .one_of({"time", "random"}),
+      real("cold_fraction", 0.2, "Share of the eligible users held out as cold (the rest are warm)").range(0, 1),
+      integer("support", 10, "A user's first N interactions (time order) form the support set, the rest the query")
+          .at_least(1),
+      integer("min_query", 1, "Users with fewer than support + min_query interactions are left out").at_least(1),
+      integer("negatives", 1, "Sampled non-interactions (label 0) per positive, in support and query").at_least(0),
   };
   s.sections["split"] = {
       string("method", "leave_one_out",

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/length_groups.hpp"
 
 namespace xrec::engine {
@@ -21,22 +22,53 @@ LossKind parse_loss(const std::string& name) {
   throw InputError("unknown loss '" + name + "' (expected ce or bce)");
 }
 
+namespace {
+std::vector<ItemDomain> bare_domains(const std::vector<int64_t>& num_items) {
+  std::vector<ItemDomain> d;
+  for (size_t i = 0; i < num_items.size(); ++i) d.push_back({"domain" + std::to_string(i), num_items[i], nullptr});
+  return d;
+}
+}  // namespace
+
 HostSequenceModel::HostSequenceModel(std::vector<int64_t> num_items, std::shared_ptr<Backbone> backbone,
                                      std::shared_ptr<Quantizer> quantizer, LossKind loss, double init_std)
-    : num_items_(std::move(num_items)), backbone_(std::move(backbone)), quantizer_(std::move(quantizer)), loss_(loss) {
+    : HostSequenceModel(bare_domains(num_items), std::make_shared<IdItemEncoder>(init_std), std::move(backbone),
+                        std::move(quantizer), loss) {}
+
+HostSequenceModel::HostSequenceModel(const std::vector<ItemDomain>& domains, std::shared_ptr<ItemEncoder> encoder,
+                                     std::shared_ptr<Backbone> backbone, std::shared_ptr<Quantizer> quantizer,
+                                     LossKind loss)
+    : domains_(domains),
+      encoder_(std::move(encoder)),
+      backbone_(std::move(backbone)),
+      quantizer_(std::move(quantizer)),
+      loss_(loss) {
   if (!backbone_) throw Error("HostSequenceModel needs a backbone");
-  const int64_t dim = backbone_->hidden_size();
-  for (size_t d = 0; d < num_items_.size(); ++d) {
-    auto table = torch::randn({num_items_[d] + 1, dim}) * init_std;
-    table[0].zero_();  // padding row
-    tables_.push_back(register_parameter("items_" + std::to_string(d), table));
-  }
+  if (!encoder_) throw Error("HostSequenceModel needs an item encoder");
+  for (auto& d : domains_)
+    if (d.num_items < 1) throw InputError("domain '" + d.name + "' has no items");
+  // Parameter order (and so FastWeights::from and the optimizer's order): item encoder, backbone, quantizer.
+  encoder_->bind(domains_, backbone_->hidden_size());
+  register_module("item_encoder", encoder_);
   register_module("backbone", backbone_);
   if (quantizer_) register_module("quantizer", quantizer_);
+  initialize_quantizer();
+}
+
+void HostSequenceModel::initialize_quantizer() {
+  if (!quantizer_) return;
+  torch::NoGradGuard no_grad;
+  QuantizerInit init;
+  init.domains = domains_;
+  for (size_t d = 0; d < domains_.size(); ++d)
+    init.item_vectors.push_back(encoder_->forward(static_cast<int64_t>(d)).detach());
+  quantizer_->initialize(init);
 }
 
 std::pair<torch::Tensor, torch::Tensor> HostSequenceModel::items_and_aux(int64_t domain, const FastWeights& w) {
-  const auto& table = w(tables_.at(static_cast<size_t>(domain)));
+  if (domain < 0 || domain >= num_domains())
+    throw Error("model has no domain " + std::to_string(domain) + " (" + std::to_string(num_domains()) + " domains)");
+  torch::Tensor table = encoder_->forward(domain, w);
   if (!quantizer_) return {table, torch::Tensor()};
   Quantized q = quantizer_->forward(table, w);
   return {q.vectors, q.loss};

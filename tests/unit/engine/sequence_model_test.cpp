@@ -1,6 +1,7 @@
 #include "xrec/engine/sequence_model.hpp"
 
 #include "xrec/api/errors.hpp"
+#include "xrec/engine/item_encoders.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -177,4 +178,162 @@ TEST(SequenceModel, ClozeLossPredictsMaskedItemsOfTheWholeSequence) {
     EXPECT_TRUE(torch::allclose(backbone->seen_items[1][1], items[4]));
     EXPECT_TRUE(torch::allclose(backbone->seen_items[1][3], backbone->mask_.detach()));
   }
+}
+
+// ---- item encoders -------------------------------------------------------------------------------------
+
+TEST(SequenceModel, IdEncoderDrawsTheTablesTheModelAlwaysHad) {
+  // Same seed, same draws: the backbone's parameters first, then randn * init_std per domain, padding zeroed.
+  torch::manual_seed(7);
+  HostSequenceModel m({5, 3}, std::make_shared<MeanBackbone>(4), nullptr, LossKind::CrossEntropy);
+  torch::manual_seed(7);
+  MeanBackbone reference(4);
+  auto t0 = torch::randn({6, 4}) * 0.02, t1 = torch::randn({4, 4}) * 0.02;
+  t0[0].zero_();
+  t1[0].zero_();
+  EXPECT_TRUE(torch::equal(m.item_vectors(0), t0));
+  EXPECT_TRUE(torch::equal(m.item_vectors(1), t1));
+  // Parameter order and names: the encoder's tables, then the backbone.
+  auto named = m.named_parameters();
+  ASSERT_EQ(named.size(), 3u);
+  EXPECT_EQ(named[0].key(), "item_encoder.items_0");
+  EXPECT_EQ(named[1].key(), "item_encoder.items_1");
+  EXPECT_EQ(named[2].key(), "backbone.weight");
+}
+
+TEST(SequenceModel, IdEncoderHonoursInitStd) {
+  torch::manual_seed(3);
+  HostSequenceModel m({2000}, std::make_shared<MeanBackbone>(8), nullptr, LossKind::CrossEntropy, /*init_std=*/0.5);
+  EXPECT_NEAR(m.item_vectors(0).slice(0, 1).std().item<double>(), 0.5, 0.01);
+  EXPECT_THROW(engine::IdItemEncoder(-1.0), InputError);
+}
+
+namespace {
+// An item encoder that reads the domain's dense item feature through one shared projection: proves that
+// encoders see their domain's data and that the model uses whatever they return.
+class FeatureEncoder : public ItemEncoder {
+ public:
+  void bind(const std::vector<ItemDomain>& domains, int64_t dim) override {
+    for (auto& d : domains) {
+      const DenseFeature& f = d.data->item_features.at(0);
+      features_.push_back(torch::tensor(f.values).view({d.num_items + 1, f.dim}));
+    }
+    proj_ = register_parameter("proj", torch::ones({features_[0].size(1), dim}));
+  }
+  torch::Tensor forward(int64_t domain, const FastWeights& w) override {
+    return torch::matmul(features_.at(static_cast<size_t>(domain)), w(proj_));
+  }
+  std::vector<torch::Tensor> features_;
+  torch::Tensor proj_;
+};
+}  // namespace
+
+TEST(SequenceModel, ItemEncoderReadsItsDomainsFeatures) {
+  DomainData a;
+  a.name = "a";
+  a.num_items = 2;
+  a.item_features = {{"x", 1, {0.f, 1.f, 2.f}}};
+  DomainData b;
+  b.name = "b";
+  b.num_items = 1;
+  b.item_features = {{"x", 1, {0.f, 5.f}}};
+  auto enc = std::make_shared<FeatureEncoder>();
+  HostSequenceModel m({{"a", 2, &a}, {"b", 1, &b}}, enc, std::make_shared<MeanBackbone>(3), nullptr,
+                      LossKind::CrossEntropy);
+  EXPECT_TRUE(torch::equal(m.item_vectors(0), torch::tensor({{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {2.f, 2.f, 2.f}})));
+  EXPECT_TRUE(torch::equal(m.item_vectors(1), torch::tensor({{0.f, 0.f, 0.f}, {5.f, 5.f, 5.f}})));
+  // Fast weights reach the encoder's parameters.
+  FastWeights w;
+  w.set(enc->proj_, torch::full({1, 3}, 2.f));
+  EXPECT_TRUE(torch::equal(m.item_vectors(1, w), torch::tensor({{0.f, 0.f, 0.f}, {10.f, 10.f, 10.f}})));
+  EXPECT_EQ(m.named_parameters()[0].key(), "item_encoder.proj");
+}
+
+// ---- the quantizer path ----------------------------------------------------------------------------------
+
+namespace {
+// Nearest-codeword quantizer with a straight-through estimator (VQ-VAE): vectors = x + (q - x).detach(), aux
+// loss = aux_weight * (|q - sg(x)|^2 + 0.25 |x - sg(q)|^2). initialize() copies the first K item vectors of
+// domain 0 into the codebook (a k-means seed), and counts its calls.
+class NearestQuantizer : public Quantizer {
+ public:
+  NearestQuantizer(int64_t k, int64_t d, double aux_weight) : aux_weight_(aux_weight) {
+    codebook_ = register_parameter("codebook", torch::randn({k, d}));
+  }
+  void initialize(const QuantizerInit& init) override {
+    ++init_calls;
+    seen_init = init;
+    torch::NoGradGuard g;
+    codebook_.copy_(init.item_vectors.at(0).slice(0, 0, codebook_.size(0)));
+  }
+  Quantized forward(const torch::Tensor& x, const FastWeights& w) override {
+    const auto& cb = w(codebook_);
+    auto codes = torch::cdist(x.detach(), cb.detach()).argmin(1);
+    auto q = cb.index_select(0, codes);
+    auto aux = aux_weight_ * ((q - x.detach()).pow(2).sum(-1).mean() + 0.25 * (x - q.detach()).pow(2).sum(-1).mean());
+    return {x + (q - x).detach(), codes.unsqueeze(1), aux};
+  }
+  torch::Tensor codebook_;
+  int init_calls = 0;
+  QuantizerInit seen_init;
+
+ private:
+  double aux_weight_;
+};
+}  // namespace
+
+TEST(SequenceModel, QuantizerIsInitialisedFromTheEncodersVectors) {
+  torch::manual_seed(11);
+  auto q = std::make_shared<NearestQuantizer>(3, 4, 1.0);
+  HostSequenceModel m({6, 2}, std::make_shared<MeanBackbone>(4), q, LossKind::CrossEntropy);
+  EXPECT_EQ(q->init_calls, 1);
+  ASSERT_EQ(q->seen_init.item_vectors.size(), 2u);
+  EXPECT_EQ(q->seen_init.domains[1].num_items, 2);
+  auto table0 = m.item_encoder().forward(0);
+  EXPECT_TRUE(torch::equal(q->seen_init.item_vectors[0], table0));
+  EXPECT_FALSE(q->seen_init.item_vectors[0].requires_grad());
+  EXPECT_TRUE(torch::equal(q->codebook_, table0.slice(0, 0, 3)));  // rows 0..2 (0 = padding) seeded the codebook
+  m.initialize_quantizer();  // a strategy may call it again
+  EXPECT_EQ(q->init_calls, 2);
+}
+
+TEST(SequenceModel, QuantizerPathScoresLossAndStraightThroughGradients) {
+  torch::manual_seed(12);
+  auto q = std::make_shared<NearestQuantizer>(3, 4, 0.5);
+  auto backbone = std::make_shared<MeanBackbone>(4);
+  HostSequenceModel m({5}, backbone, q, LossKind::CrossEntropy);
+  auto raw = m.item_encoder().forward(0);
+  // Scores use the quantized vectors: every item vector is a codeword.
+  auto vectors = m.item_vectors(0);
+  auto codes = torch::cdist(raw.detach(), q->codebook_.detach()).argmin(1);
+  EXPECT_TRUE(torch::allclose(vectors, q->codebook_.index_select(0, codes)));
+  auto inputs = torch::tensor({{0, 1, 2, 3}}, torch::kLong);
+  auto h = backbone->forward(torch::embedding(vectors, inputs, 0), inputs.eq(0), FastWeights()).select(1, 3);
+  EXPECT_TRUE(torch::allclose(m.score_next(0, inputs), torch::matmul(h, vectors.t())));
+
+  // Loss = the CE over quantized vectors + the quantizer's aux loss.
+  Batch b = toy_batch();
+  auto V = vectors.detach().clone().requires_grad_(true);
+  auto mask = b.targets.gt(0);
+  auto states = backbone->forward(torch::embedding(V, b.inputs, 0), b.inputs.eq(0), FastWeights());
+  auto ce = torch::nn::functional::cross_entropy(torch::matmul(states.index({mask}), V.slice(0, 1).t()),
+                                                 b.targets.index({mask}) - 1);
+  auto aux = q->forward(raw, FastWeights()).loss;
+  m.zero_grad();
+  auto loss = m.loss(0, b);
+  EXPECT_NEAR(loss.item<double>(), ce.item<double>() + aux.item<double>(), 1e-6);
+  EXPECT_GT(aux.item<double>(), 0.0);
+
+  // Straight through: the table's gradient is the CE gradient w.r.t. the quantized vectors plus the aux term's.
+  loss.backward();
+  auto ce_grad = torch::autograd::grad({ce}, {V})[0];
+  auto raw_leaf = raw.detach().clone().requires_grad_(true);
+  auto aux_grad = torch::autograd::grad({q->forward(raw_leaf, FastWeights()).loss}, {raw_leaf})[0];
+  auto table_grad = m.named_parameters()["item_encoder.items_0"].grad();
+  ASSERT_TRUE(table_grad.defined());
+  EXPECT_TRUE(torch::allclose(table_grad, ce_grad + aux_grad, 1e-5, 1e-6));
+  EXPECT_GT(ce_grad.abs().sum().item<double>(), 0.0);
+  // The codebook learns only through the aux loss (the CE gradient is cut by the straight-through estimator).
+  ASSERT_TRUE(q->codebook_.grad().defined());
+  EXPECT_GT(q->codebook_.grad().abs().sum().item<double>(), 0.0);
 }

@@ -1,7 +1,7 @@
 #pragma once
-// The sequential model the host assembles for a transfer strategy: per-domain item encoders (each
-// domain keeps its own item table), an optional shared quantizer, one shared backbone, dot-product
-// scoring. Strategies train it through TransferContext or drive it directly (meta learning).
+// The sequential model the host assembles for a transfer strategy: an item encoder bound to the model's
+// domains (the `id` encoder: each domain keeps its own item table), an optional shared quantizer, one shared
+// backbone, dot-product scoring. Strategies train it through TransferContext or drive it directly (meta learning).
 #include <torch/nn/module.h>
 
 #include "xrec/api/backbone.hpp"
@@ -32,6 +32,9 @@ class SequenceModel : public torch::nn::Module {
   // `w` when given (an adapted model is scored without copying its weights in place).
   virtual torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs,
                                    const FastWeights& w = FastWeights()) = 0;
+  // Calls the quantizer's initialize() with the item encoder's current vectors of every domain (the host
+  // does so once when it builds the model; call again e.g. for k-means after pre-training). No-op without one.
+  virtual void initialize_quantizer() {}
 };
 
 }  // namespace xrec

@@ -35,6 +35,10 @@ struct UserTask {
   std::vector<LabeledItem> support, query;
 };
 
+// Which part of a user's pairs: the support set (adaptation) or the query set (evaluation of the adapted model).
+enum class UserPart { Support, Query };
+inline const char* to_string(UserPart p) { return p == UserPart::Support ? "support" : "query"; }
+
 // Users split into warm (meta-training) and cold (held out) by the time of their first interaction,
 // or at random.
 struct ColdStartTask {

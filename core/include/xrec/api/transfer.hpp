@@ -10,6 +10,7 @@
 #include "xrec/api/context.hpp"
 #include "xrec/api/metrics.hpp"
 #include "xrec/api/model.hpp"
+#include "xrec/api/pointwise_model.hpp"
 #include "xrec/api/task.hpp"
 
 namespace xrec {
@@ -51,6 +52,21 @@ class TransferContext {
                           double value, int64_t step) = 0;
   // Throws xrec::Interrupted when the user asked to stop; call it inside long custom loops.
   virtual void check_interrupted() const = 0;
+
+  // ---- user cold start (MPP, MeLU): pointwise models over the target domain, options from `cold_start:` ----
+  // The target's users split into warm and cold, each with support and query pairs (built on first call with
+  // the run's seed, then the same object).
+  virtual const ColdStartTask& cold_start_task() = 0;
+  // What a pointwise model over the target is bound to (PointwiseModel::bind): users, items, side fields.
+  virtual PointwiseFields pointwise_fields() const = 0;
+  // The support or query pairs of these target users with their features, on the run's device.
+  virtual PointwiseBatch pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) = 0;
+  // auc, gauc (grouped by user) and logloss of `model` under fast weights `w` on the users' support or query
+  // pairs, recorded under `stage` and `split` (e.g. "meta", "cold_query"). A strategy that adapts per user
+  // computes the probabilities itself and calls pointwise_metrics() + log_metric().
+  virtual MetricMap evaluate_pointwise(PointwiseModel& model, const std::vector<UserTask>& users, UserPart part,
+                                       const std::string& stage, const std::string& split,
+                                       const FastWeights& w = FastWeights()) = 0;
 };
 
 class Transfer {

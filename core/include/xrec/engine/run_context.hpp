@@ -45,6 +45,13 @@ class RunContext : public TransferContext {
 
   EvalOptions eval_options(int64_t max_len) const;
 
+  const ColdStartTask& cold_start_task() override;
+  PointwiseFields pointwise_fields() const override;
+  PointwiseBatch pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) override;
+  MetricMap evaluate_pointwise(PointwiseModel& model, const std::vector<UserTask>& users, UserPart part,
+                               const std::string& stage, const std::string& split,
+                               const FastWeights& w = FastWeights()) override;
+
  private:
   PluginContext component_context(const std::string& name) const;
 
@@ -69,6 +76,7 @@ class RunContext : public TransferContext {
   const Params& eval_;
   std::map<const Task*, std::unique_ptr<TrainBatches>> batchers_;
   int64_t max_len_ = 0;
+  std::unique_ptr<ColdStartTask> cold_start_;  // built on first use
 };
 
 }  // namespace xrec::engine

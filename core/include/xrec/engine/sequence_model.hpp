@@ -1,10 +1,12 @@
 #pragma once
-// The host's SequenceModel: one item table per domain (own items, nothing shared), an optional shared
-// quantizer in front of a shared backbone, dot-product scores against the domain's item vectors.
+// The host's SequenceModel: an item encoder bound to the model's domains (the built-in `id` encoder: one item
+// table per domain, nothing shared), an optional shared quantizer in front of a shared backbone, dot-product
+// scores against the domain's (quantized) item vectors.
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "xrec/api/item_encoder.hpp"
 #include "xrec/api/model.hpp"
 #include "xrec/api/quantizer.hpp"
 
@@ -15,18 +17,24 @@ LossKind parse_loss(const std::string& name);  // "ce" | "bce"
 
 class HostSequenceModel : public SequenceModel {
  public:
-  // num_items[d] = item count of domain d (ids 1..n, 0 = padding).
+  // Binds `encoder` to `domains` (parameters created here, after the backbone's and quantizer's) and, with a
+  // quantizer, calls its initialize() once with the encoder's outputs.
+  HostSequenceModel(const std::vector<ItemDomain>& domains, std::shared_ptr<ItemEncoder> encoder,
+                    std::shared_ptr<Backbone> backbone, std::shared_ptr<Quantizer> quantizer, LossKind loss);
+  // The `id` encoder over domains with these item counts (ids 1..n, 0 = padding) and no data.
   HostSequenceModel(std::vector<int64_t> num_items, std::shared_ptr<Backbone> backbone,
                     std::shared_ptr<Quantizer> quantizer, LossKind loss, double init_std = 0.02);
 
-  int64_t num_domains() const override { return static_cast<int64_t>(tables_.size()); }
-  int64_t num_items(int64_t domain) const override { return num_items_.at(static_cast<size_t>(domain)); }
+  int64_t num_domains() const override { return static_cast<int64_t>(domains_.size()); }
+  int64_t num_items(int64_t domain) const override { return domains_.at(static_cast<size_t>(domain)).num_items; }
   Backbone& backbone() override { return *backbone_; }
 
   torch::Tensor item_vectors(int64_t domain, const FastWeights& w = FastWeights()) override;
   torch::Tensor encode(int64_t domain, const torch::Tensor& inputs, const FastWeights& w = FastWeights()) override;
   torch::Tensor loss(int64_t domain, const Batch& batch, const FastWeights& w = FastWeights()) override;
   torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs, const FastWeights& w = FastWeights()) override;
+  void initialize_quantizer() override;
+  ItemEncoder& item_encoder() { return *encoder_; }
 
   // Training losses run the backbone on groups of rows of similar length (engine/length_groups.hpp): the
   // same loss and gradients for a fraction of the padding. group_cost: the fixed cost of one more backbone
@@ -43,8 +51,8 @@ class HostSequenceModel : public SequenceModel {
   // The backbone's states of a training batch, in length groups when they are on.
   torch::Tensor train_states(const torch::Tensor& emb, const torch::Tensor& padding, const FastWeights& w);
 
-  std::vector<int64_t> num_items_;
-  std::vector<torch::Tensor> tables_;
+  std::vector<ItemDomain> domains_;
+  std::shared_ptr<ItemEncoder> encoder_;
   std::shared_ptr<Backbone> backbone_;
   std::shared_ptr<Quantizer> quantizer_;
   LossKind loss_;

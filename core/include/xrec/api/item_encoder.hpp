@@ -1,0 +1,34 @@
+#pragma once
+// Item encoder plugins (kind `item_encoder`): turn a domain's items into the vectors the backbone reads and
+// scoring compares against, [num_items + 1, D] with row 0 = padding. The host's built-in `id` encoder is one
+// free vector per item (a table per domain); others may compute vectors from the domain's item features
+// (DomainData::item_features / item_side: text embeddings, attributes), e.g. ANT's modality encoder.
+#include <torch/nn/module.h>
+
+#include <string>
+#include <vector>
+
+#include "xrec/api/data.hpp"
+#include "xrec/api/fast_weights.hpp"
+
+namespace xrec {
+
+// One domain of a model, as the host binds it to an item encoder (model domain index = position).
+struct ItemDomain {
+  std::string name;
+  int64_t num_items = 0;              // ids 1..num_items, 0 = padding
+  const DomainData* data = nullptr;   // the domain's data and features; may be null (tests, bare models)
+};
+
+class ItemEncoder : public torch::nn::Module {
+ public:
+  // Called once by the host when it builds the model, before any other call: create the parameters for these
+  // domains (each may have its own item count and features) with output width `dim` (the backbone's
+  // hidden size). The order of random draws here is part of the seed's contract.
+  virtual void bind(const std::vector<ItemDomain>& domains, int64_t dim) = 0;
+  // [num_items + 1, dim] vectors of model domain `domain`, row 0 all zeros (padding). Every parameter is read
+  // through w(param), so meta-learning strategies can swap in fast weights.
+  virtual torch::Tensor forward(int64_t domain, const FastWeights& w = FastWeights()) = 0;
+};
+
+}  // namespace xrec
