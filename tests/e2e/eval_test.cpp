@@ -55,6 +55,14 @@ TEST(EvalE2E, ReevaluatesACheckpointWithoutTrainingAndRecordsANewRun) {
   EXPECT_EQ(final_metric(db, 3, "test", "hr@10"), "1.000000000000");
   EXPECT_NE(one_value(db, "SELECT config_yaml FROM runs WHERE id = 3").find("protocol: sampled"), std::string::npos);
   EXPECT_NE(one_value(db, "SELECT command FROM runs WHERE id = 3").find("xrec eval 1"), std::string::npos);
+
+  // A plugin whose library changed since the source run is named (a warning: the checkpoint still fits).
+  xrec::Store(db).query("UPDATE plugins SET sha256 = 'aaaaaaaaaaaaaaaa' WHERE run_id = 1 AND name = 'sasrec'",
+                        /*read_only=*/false);
+  auto changed = xrec_cmd("eval 1 --db " + db);
+  ASSERT_EQ(changed.code, 0) << changed.output;
+  EXPECT_NE(changed.output.find("plugin sasrec changed since run 1"), std::string::npos) << changed.output;
+  EXPECT_EQ(same.output.find("changed since"), std::string::npos) << same.output;
 }
 
 TEST(EvalE2E, BadRequestsAreClearErrorsAndStoreNothing) {

@@ -109,6 +109,22 @@ std::pair<std::string, fs::path> find_checkpoint(const std::string& db_path, int
   return {chosen, path};
 }
 
+// A plugin rebuilt since the source run may compute something else from the same weights: said, not
+// refused (the checkpoint's names and shapes are checked when it is loaded).
+void warn_changed_plugins(const std::string& db_path, int64_t run, const Session& session) {
+  Store store(db_path, /*read_only=*/true);
+  const QueryResult r = store.query("SELECT name, sha256 FROM plugins WHERE run_id = " + std::to_string(run));
+  std::set<std::string> seen;
+  for (auto& c : session.config().components) {
+    const LoadedPlugin* p = session.loader().provider(c.kind, c.type);
+    if (!p || !seen.insert(p->name).second) continue;
+    for (auto& row : r.rows)
+      if (row[0].value_or("") == p->name && row[1].value_or("") != p->sha256)
+        session.log()->warn("plugin {} changed since run {} (sha256 {} then, {} now)", p->name, run,
+                            row[1].value_or("?").substr(0, 12), p->sha256.substr(0, 12));
+  }
+}
+
 }  // namespace
 
 void check_eval_overrides(const std::vector<std::string>& overrides) {
@@ -140,6 +156,7 @@ ExperimentOutcome evaluate_run(const EvaluationRequest& req) {
   if (resolved.component("baseline"))
     throw InputError("run " + id + " is a baseline run: baselines keep no checkpoint (run it again with the new eval.*)");
   const auto [stage, checkpoint] = find_checkpoint(req.db_path, req.source_run, src, req.stage);
+  warn_changed_plugins(req.db_path, req.source_run, session);
 
   const Params& top = resolved.section("");
   const int threads = configure_threads(top.integer("threads"));
