@@ -20,9 +20,12 @@ const char* kUsage =
 int cmd_eval(const std::vector<std::string>& argv) {
   std::vector<std::string> rest, plugin_dirs;
   for (size_t i = 0; i < argv.size(); ++i) {
-    if (argv[i] == "--plugin-path" && i + 1 < argv.size()) plugin_dirs.push_back(argv[++i]);
-    else if (argv[i].rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(argv[i].substr(14));
-    else rest.push_back(argv[i]);
+    if (argv[i] == "--plugin-path" && i + 1 < argv.size())
+      plugin_dirs.push_back(argv[++i]);
+    else if (argv[i].rfind("--plugin-path=", 0) == 0)
+      plugin_dirs.push_back(argv[i].substr(14));
+    else
+      rest.push_back(argv[i]);
   }
   Args args = parse("eval", rest, {"db", "stage"}, {"help"});
   if (args.flag("help") || args.positional.empty()) {

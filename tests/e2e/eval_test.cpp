@@ -12,7 +12,8 @@ std::string eval_config(const TempDir& dir, const std::string& extra = "") {
 seed: 3
 threads: 1
 device: cpu
-data: {target: {type: user_sequences, path: )" + data + R"(}}
+data: {target: {type: user_sequences, path: )" +
+                                    data + R"(}}
 backbone: {type: sasrec, hidden: 16, layers: 1, heads: 1, max_len: 8}
 transfer: {type: scratch}
 train: {epochs: 3, batch_size: 16, lr: 0.01}
@@ -69,8 +70,8 @@ TEST(EvalE2E, BadRequestsAreClearErrorsAndStoreNothing) {
   TempDir dir("evalbad");
   const std::string db = dir.file("xrec.db");
   const std::string cfg = eval_config(dir);
-  ASSERT_EQ(xrec_cmd("run " + cfg + " --db " + db).code, 0);                                  // run 1
-  ASSERT_EQ(xrec_cmd("run " + cfg + " save_checkpoint=false --db " + db).code, 0);             // run 2
+  ASSERT_EQ(xrec_cmd("run " + cfg + " --db " + db).code, 0);                                          // run 1
+  ASSERT_EQ(xrec_cmd("run " + cfg + " save_checkpoint=false --db " + db).code, 0);                    // run 2
   ASSERT_EQ(xrec_cmd("run " + cfg + " backbone=~ transfer=~ baseline.type=pop --db " + db).code, 0);  // run 3
   struct Case {
     std::string args, message;

@@ -54,7 +54,8 @@ std::unique_ptr<Method> make_method(const Registry& registry, const ResolvedConf
     return c;
   };
   if (const ComponentConfig* bc = config.component("baseline"))
-    return std::make_unique<BaselineMethod>(registry.get(Kind::Baseline, bc->type).baseline(bc->params, named(bc->type)));
+    return std::make_unique<BaselineMethod>(
+        registry.get(Kind::Baseline, bc->type).baseline(bc->params, named(bc->type)));
   const ComponentConfig* tc = config.component("transfer");
   if (!tc) throw ConfigError("config needs `transfer:` with a `backbone:`, or a `baseline:`");
   return std::make_unique<StrategyMethod>(registry.get(Kind::Transfer, tc->type).transfer(tc->params, named(tc->type)));

@@ -66,8 +66,7 @@ SourceRun find_run(const std::string& db_path, int64_t run) {
   std::error_code ec;
   if (!fs::exists(db_path, ec)) throw InputError("no store at " + db_path + " (pass --db)");
   Store store(db_path, /*read_only=*/true);
-  const QueryResult r =
-      store.query("SELECT config_yaml, run_dir, name FROM runs WHERE id = " + std::to_string(run));
+  const QueryResult r = store.query("SELECT config_yaml, run_dir, name FROM runs WHERE id = " + std::to_string(run));
   if (r.rows.empty()) throw InputError("no run " + std::to_string(run) + " in " + db_path);
   const auto& row = r.rows[0];
   if (!row[0] || row[0]->empty()) throw InputError("run " + std::to_string(run) + " has no stored config");
@@ -97,7 +96,8 @@ std::pair<std::string, fs::path> find_checkpoint(const std::string& db_path, int
     if (stages.empty())
       throw InputError("run " + id + " has no checkpoint (it ran with save_checkpoint: false, or ended before a " +
                        "stage finished)");
-    if (stages.size() > 1) throw InputError("run " + id + " has checkpoints of stages " + list + ": pick one with --stage");
+    if (stages.size() > 1)
+      throw InputError("run " + id + " has checkpoints of stages " + list + ": pick one with --stage");
     chosen = stages[0];
   }
   if (src.run_dir.empty()) throw InputError("run " + id + " has no run folder");
@@ -154,7 +154,8 @@ ExperimentOutcome evaluate_run(const EvaluationRequest& req) {
   Session session(so);
   const ResolvedConfig& resolved = session.config();
   if (resolved.component("baseline"))
-    throw InputError("run " + id + " is a baseline run: baselines keep no checkpoint (run it again with the new eval.*)");
+    throw InputError("run " + id +
+                     " is a baseline run: baselines keep no checkpoint (run it again with the new eval.*)");
   const auto [stage, checkpoint] = find_checkpoint(req.db_path, req.source_run, src, req.stage);
   warn_changed_plugins(req.db_path, req.source_run, session);
 

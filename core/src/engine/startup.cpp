@@ -62,7 +62,8 @@ void check_run_config(const ResolvedConfig& c) {
   if (baseline && (c.component("backbone") || c.component("transfer")))
     throw ConfigError("config has both `baseline:` and `backbone:`/`transfer:`; a run uses one or the other");
   if (!baseline && !c.component("transfer"))
-    throw ConfigError("config needs `transfer:` (e.g. `transfer: {type: scratch}`) with a `backbone:`, or a `baseline:`");
+    throw ConfigError(
+        "config needs `transfer:` (e.g. `transfer: {type: scratch}`) with a `backbone:`, or a `baseline:`");
   // Every transfer strategy trains the host's model, which is built around the backbone: without one the
   // run would fail after its row exists (issue 12, item 11).
   if (!baseline && !c.component("backbone"))

@@ -15,14 +15,14 @@
 namespace xrec::engine {
 
 struct StartupOptions {
-  std::string config_path;                // a YAML file; or, with config_text set, the name shown in errors
-  std::string config_text;                // when not empty: the config itself (a stored run's resolved config)
-  std::vector<std::string> overrides;     // "a.b=value", applied in order
-  std::vector<std::string> plugin_dirs;   // extra plugin folders (--plugin-path), searched first
+  std::string config_path;               // a YAML file; or, with config_text set, the name shown in errors
+  std::string config_text;               // when not empty: the config itself (a stored run's resolved config)
+  std::vector<std::string> overrides;    // "a.b=value", applied in order
+  std::vector<std::string> plugin_dirs;  // extra plugin folders (--plugin-path), searched first
   // Run: every section validated, components checked, device resolved. Data: only the data sections and
   // host keys (`xrec data`): the model's plugins need not be installed.
   enum class Scope { Run, Data } scope = Scope::Run;
-  bool log_to_stderr = false;             // keep stdout for results (`xrec data --json`)
+  bool log_to_stderr = false;  // keep stdout for results (`xrec data --json`)
 };
 
 // One started session: the plugins are loaded and the config is valid for the scope.
