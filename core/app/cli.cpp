@@ -50,9 +50,26 @@ Args parse(const std::string& command, const std::vector<std::string>& argv,
 }
 
 std::string db_path(const Args& args) {
-  if (auto db = args.option("db")) return *db;
-  if (const char* env = std::getenv("XREC_DB"); env && *env) return env;
+  if (auto db = args.option("db")) {
+    if (db->empty()) throw InputError("--db is empty: give a store file (e.g. --db runs/xrec.db)");
+    return *db;
+  }
+  if (const char* env = std::getenv("XREC_DB")) {
+    if (!*env) throw InputError("$XREC_DB is set but empty: give a store file, or unset it for runs/xrec.db");
+    return env;
+  }
   return "runs/xrec.db";
+}
+
+int64_t parse_run_id(const std::string& text) {
+  size_t used = 0;
+  long long id = -1;
+  try {
+    id = std::stoll(text, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != text.size() || id <= 0) throw InputError("expected a run id (a whole number >= 1), got '" + text + "'");
+  return id;
 }
 
 void print_table(const std::vector<std::string>& columns,

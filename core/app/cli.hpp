@@ -1,5 +1,6 @@
 #pragma once
 // Small argument parsing shared by the subcommands: `xrec <command> [options] [positional...]`.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -23,8 +24,13 @@ struct Args {
 Args parse(const std::string& command, const std::vector<std::string>& argv,
            const std::set<std::string>& value_options, const std::set<std::string>& flag_options);
 
-// The store path: --db, else $XREC_DB, else runs/xrec.db (relative to the working directory).
+// The store path: --db, else $XREC_DB, else runs/xrec.db (relative to the working directory). An empty
+// value given explicitly (--db=, XREC_DB="") is refused: SQLite would open a temporary store and lose
+// the run.
 std::string db_path(const Args& args);
+
+// A run id argument: a whole number >= 1, else InputError.
+int64_t parse_run_id(const std::string& text);
 
 // Subcommands: each returns the process exit code.
 int cmd_run(const std::vector<std::string>& argv);
@@ -33,6 +39,7 @@ int cmd_query(const std::vector<std::string>& argv);
 int cmd_compare(const std::vector<std::string>& argv);
 int cmd_plugins(const std::vector<std::string>& argv);
 int cmd_data(const std::vector<std::string>& argv);
+int cmd_eval(const std::vector<std::string>& argv);
 
 // Prints a table with aligned columns (used by runs, query, plugins list).
 void print_table(const std::vector<std::string>& columns,

@@ -20,17 +20,6 @@ const char* kUsage =
     "  signed-rank test (two-sided p-values). Metrics: hr@K, recall@K, precision@K, ndcg@K, mrr@K, mrr, auc.\n"
     "  Runs record per-case ranks when eval.save_ranks is true (the default).\n";
 
-int64_t parse_run_id(const std::string& text) {
-  size_t used = 0;
-  long long id = -1;
-  try {
-    id = std::stoll(text, &used);
-  } catch (const std::exception&) {
-  }
-  if (used != text.size() || id <= 0) throw InputError("expected a run id (a whole number >= 1), got '" + text + "'");
-  return id;
-}
-
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -64,6 +53,9 @@ int cmd_compare(const std::vector<std::string>& argv) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw InputError("no store at " + path + " (pass --db)");
   Store store(path);
+  for (int64_t id : {a, b})
+    if (store.query("SELECT 1 FROM runs WHERE id = " + std::to_string(id)).rows.empty())
+      throw InputError("no run " + std::to_string(id) + " in " + path + " (xrec runs lists them)");
   const RunComparison c = compare_runs(store, a, b, o);
   const PairedTest& t = c.test;
 

@@ -20,6 +20,7 @@
 #include "xrec/engine/data_pipeline.hpp"
 #include "xrec/engine/experiment.hpp"
 #include "xrec/engine/schema.hpp"
+#include "xrec/engine/startup.hpp"
 #include "xrec/json.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
@@ -48,30 +49,23 @@ struct Domain {
 };
 
 struct Session {
-  Registry registry;
+  std::unique_ptr<engine::Session> startup;
   ResolvedConfig config;
   std::deque<Domain> domains;  // stable addresses: tasks point at the data
 };
 
-// Config -> plugins (as `xrec run` finds them) -> validation -> every data section loaded.
+// The run's start-up (config, plugins as `xrec run` finds them, data sections validated), then every
+// data section loaded.
 void open_session(Session& s, const std::string& config_path, const std::vector<std::string>& overrides,
                   const std::vector<std::string>& plugin_dirs) {
-  Config config = Config::load(config_path, overrides);
-  PluginLoader loader(s.registry);
-  std::vector<std::string> dirs = plugin_dirs;
-  for (auto& d : config.plugin_paths()) dirs.push_back(d);
-  for (auto& d : default_plugin_dirs()) dirs.push_back(d);
-  loader.load_dirs(dirs);
-  // Progress and warnings go to stderr, so that stdout holds only the result (--json).
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  auto log = std::make_shared<spdlog::logger>("xrec", sink);
-  log->set_pattern("%H:%M:%S %^%l%$ [%n] %v");
-  for (auto& p : loader.problems()) log->warn("skipped plugin {}: {}", p.path, p.message);
-  // Only the data sections matter here: the model's components are not validated, so a config whose
-  // backbone plugin is missing or misconfigured can still have its data inspected.
-  ConfigSchema schema = engine::run_schema();
-  for (auto& slot : schema.slots) slot.skip = slot.path.rfind("data.", 0) != 0;
-  s.config = config.resolve(s.registry, schema);
+  engine::StartupOptions o;
+  o.config_path = config_path;
+  o.overrides = overrides;
+  o.plugin_dirs = plugin_dirs;
+  o.scope = engine::StartupOptions::Scope::Data;
+  o.log_to_stderr = true;  // stdout holds only the result (--json)
+  s.startup = std::make_unique<engine::Session>(o);
+  s.config = s.startup->config();
 
   const Params& top = s.config.section("");
   PluginContext ctx;
@@ -80,8 +74,9 @@ void open_session(Session& s, const std::string& config_path, const std::vector<
   const std::vector<const ComponentConfig*> sections = engine::data_sections(s.config);
   for (size_t i = 0; i < sections.size(); ++i) {
     PluginContext c = ctx;
-    c.log = log->clone(sections[i]->type);
-    s.domains.push_back({sections[i], i == 0 ? "target" : "source", engine::load_domain(s.registry, *sections[i], c)});
+    c.log = s.startup->log()->clone(sections[i]->type);
+    s.domains.push_back(
+        {sections[i], i == 0 ? "target" : "source", engine::load_domain(s.startup->registry(), *sections[i], c)});
   }
 }
 

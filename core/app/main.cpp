@@ -16,6 +16,7 @@ usage: xrec <command> [options]
 
 commands:
   run CONFIG [key=value ...]   train and evaluate one experiment, recorded in the store
+  eval RUN [key=value ...]     re-evaluate a run's checkpoint under another protocol (a new run)
   runs                         list recorded runs
   query "SQL"                  query the store (read-only unless --write)
   compare RUN_A RUN_B          paired significance test of two runs (per-case ranks)
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (command == "compare") return xrec::cli::cmd_compare(args);
     if (command == "plugins") return xrec::cli::cmd_plugins(args);
     if (command == "data") return xrec::cli::cmd_data(args);
+    if (command == "eval") return xrec::cli::cmd_eval(args);
     if (command == "version" || command == "--version") {
       std::printf("xrec %s (plugin API %d)\nLibTorch %s, %s, %s, %s\n", XREC_VERSION_STRING, XREC_API_VERSION,
                   XREC_TORCH_VERSION, XREC_COMPILER_ID, XREC_CXX_ABI, XREC_DEVICE_KIND);

@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "harness.hpp"
@@ -212,4 +214,67 @@ TEST(RunE2E, QuickstartOnRealBeauty) {
   EXPECT_EQ(std::stod(one_value(db, "SELECT value FROM metrics WHERE stage = 'data' AND key = 'interactions'")), 198502);
   const double ndcg = std::stod(one_value(db, "SELECT value FROM final_metrics WHERE split = 'test' AND key = 'ndcg@10'"));
   EXPECT_GT(ndcg, 0.005);  // random ranking of 12,101 items gives about 0.0004
+}
+
+// `--check` builds what `run` builds short of data and training (issue 12, item 11): a transfer strategy
+// without a backbone, and component params only the plugin itself checks, fail the check.
+TEST(RunE2E, CheckBuildsTheComponentsAndRefusesWhatCannotRun) {
+  TempDir dir("checkbuild");
+  const std::string db = dir.file("xrec.db");
+  const std::string cfg = fixture_config(dir, 1);
+  auto nobackbone = xrec_cmd("run " + cfg + " backbone=~ --check --db " + db);
+  EXPECT_EQ(nobackbone.code, 2) << nobackbone.output;
+  EXPECT_NE(nobackbone.output.find("needs a `backbone:`"), std::string::npos) << nobackbone.output;
+  auto heads = xrec_cmd("run " + cfg + " backbone.heads=3 --check --db " + db);
+  EXPECT_EQ(heads.code, 2) << heads.output;
+  EXPECT_NE(heads.output.find("divisible by heads"), std::string::npos) << heads.output;
+  // The same configs fail `run` before the store is touched.
+  EXPECT_EQ(xrec_cmd("run " + cfg + " backbone=~ --db " + db).code, 2);
+  EXPECT_FALSE(fs::exists(db));
+}
+
+// issue 12, item 3: a thread count far above the machine's is a config error, not a hung machine.
+TEST(RunE2E, ThreadsAreBoundedByTheMachine) {
+  TempDir dir("threads");
+  const std::string db = dir.file("xrec.db");
+  auto r = xrec_cmd("run " + fixture_config(dir, 1) + " threads=100000 --db " + db);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("threads: 100000 is more than"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(db));
+  EXPECT_EQ(xrec_cmd("run " + fixture_config(dir, 1) + " threads=100000 --check").code, 2);
+}
+
+// issue 12, item 6: an empty store path given explicitly would open a temporary SQLite database and lose
+// the run; it is refused and nothing lands in the working directory.
+TEST(RunE2E, AnEmptyStorePathIsRefused) {
+  TempDir dir("emptydb");
+  const std::string cfg = fixture_config(dir, 1);
+  fs::create_directories(dir.file("cwd"));
+  auto flag = xrec_cmd("run " + cfg + " --db=", "", dir.file("cwd"));
+  EXPECT_EQ(flag.code, 2) << flag.output;
+  EXPECT_NE(flag.output.find("--db is empty"), std::string::npos) << flag.output;
+  auto env = xrec_cmd("run " + cfg, "XREC_DB=''", dir.file("cwd"));
+  EXPECT_EQ(env.code, 2) << env.output;
+  EXPECT_NE(env.output.find("XREC_DB is set but empty"), std::string::npos) << env.output;
+  EXPECT_EQ(xrec_cmd("runs --db=", "", dir.file("cwd")).code, 2);
+  EXPECT_TRUE(fs::is_empty(dir.file("cwd")));
+}
+
+// issue 12, item 5: two stores in one folder keep their own run folders (<folder>/<store stem>/<id>), so
+// neither overwrites the other's config.yaml, run.log or checkpoints.
+TEST(RunE2E, TwoStoresInOneFolderKeepTheirOwnRunFolders) {
+  TempDir dir("twostores");
+  const std::string a = dir.file("a.db"), b = dir.file("b.db");
+  const std::string cfg = fixture_config(dir, 1);
+  ASSERT_EQ(xrec_cmd("run " + cfg + " name=first --db " + a).code, 0);
+  ASSERT_EQ(xrec_cmd("run " + cfg + " name=second --db " + b).code, 0);
+  const fs::path dir_a = one_value(a, "SELECT run_dir FROM runs"), dir_b = one_value(b, "SELECT run_dir FROM runs");
+  EXPECT_EQ(dir_a, fs::absolute(dir.file("a")) / "1");
+  EXPECT_EQ(dir_b, fs::absolute(dir.file("b")) / "1");
+  std::ifstream ca(dir_a / "config.yaml"), cb(dir_b / "config.yaml");
+  std::string ta((std::istreambuf_iterator<char>(ca)), {}), tb((std::istreambuf_iterator<char>(cb)), {});
+  EXPECT_NE(ta.find("name: first"), std::string::npos);
+  EXPECT_NE(tb.find("name: second"), std::string::npos);
+  EXPECT_EQ(one_value(a, "SELECT count(*) FROM artifacts WHERE path NOT LIKE '" + dir_a.string() + "/%'"), "0");
+  EXPECT_EQ(one_value(b, "SELECT count(*) FROM artifacts WHERE path NOT LIKE '" + dir_b.string() + "/%'"), "0");
 }

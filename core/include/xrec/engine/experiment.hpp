@@ -1,12 +1,16 @@
 #pragma once
-// One experiment, end to end: config -> plugins -> validation -> run row -> data -> split -> transfer
-// strategy (or baseline) -> metrics -> run closed. Everything is recorded in the store; whatever goes
-// wrong after the run row exists closes it as failed or interrupted with the error text.
+// One experiment, end to end, composed of the run's parts: start-up (engine/startup: config, plugins,
+// checks, device) -> run recorder (engine/run_recorder: store row, folder, log, artifacts) -> data stage
+// (engine/data_stage) -> method (engine/method: a transfer strategy or a baseline) -> run closed.
+// Everything is recorded in the store; whatever goes wrong after the run row exists closes it as failed
+// or interrupted with the error text.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "xrec/api/transfer.hpp"
+#include "xrec/config.hpp"
 #include "xrec/store.hpp"
 
 namespace xrec::engine {
@@ -18,7 +22,8 @@ struct ExperimentRequest {
   std::vector<std::string> plugin_dirs;      // extra plugin folders (--plugin-path)
   std::string command_line;                  // recorded with the run
   std::optional<int64_t> sweep_id;
-  // Validate only (`xrec run --check`): config, plugins, components and device are checked and the
+  // Validate only (`xrec run --check`): config, plugins, component checks and device, then every
+  // component is instantiated from its params (what `run` builds short of data and training) and the
   // resolved config is printed; nothing is trained and the store is not touched.
   bool check_only = false;
 };
@@ -37,5 +42,12 @@ ExperimentOutcome run_experiment(const ExperimentRequest& request);
 // Data roots searched for relative dataset paths: config data_root, $XREC_DATA, ../shared/data (from the
 // working directory and from the source tree), in that order, existing folders only.
 std::vector<std::string> data_roots(const std::string& config_data_root);
+
+// The run row's facts for a resolved config (name, seed, hashes, host, versions, selection metric).
+RunInfo run_info(const ResolvedConfig& resolved, const std::string& device, int threads, const std::string& command,
+                 std::optional<int64_t> sweep_id = std::nullopt);
+
+// The closing table of a run: one line per metric, valid and test, the selection metric marked.
+void print_results(const TransferResult& result, const std::string& select_metric);
 
 }  // namespace xrec::engine
