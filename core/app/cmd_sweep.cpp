@@ -28,7 +28,7 @@ const char* kSweepUsage =
     "                  [--dry-run] [--retry-failed] [--max-retries N] [--only-missing] [--db PATH]\n"
     "                  [--plugin-path DIR]...\n"
     "       xrec sweep list [--db PATH]\n"
-    "       xrec sweep show ID|NAME [--csv | --json] [--db PATH]\n"
+    "       xrec sweep show ID|NAME [--metrics all|KEY,...] [--csv | --json] [--db PATH]\n"
     "  Runs every point of a sweep (a spec file with base:/grid:/variants:/random:/seeds:, or a config plus\n"
     "  --grid/--seeds) as its own `xrec run` process, N at a time, each point once per seed. Every point is\n"
     "  validated first. Running the same sweep (--name, default: the spec file's name) again skips finished\n"
@@ -101,7 +101,9 @@ int sweep_show(const Args& args) {
   std::printf("sweep %lld '%s' (%s), select %s (%s) on validation; mean ± std over seeds\n",
               static_cast<long long>(sweep->id), sweep->name.c_str(), sweep->status.c_str(),
               sweep->select_metric.c_str(), sweep->select_higher_is_better ? "max" : "min");
-  auto table = sweep::leaderboard_table(board, true);
+  std::vector<std::string> keys = sweep::default_test_keys(board);
+  if (auto m = args.option("metrics")) keys = *m == "all" ? std::vector<std::string>{} : sweep::split_values(*m);
+  auto table = sweep::leaderboard_table(board, true, keys);
   print_table(table.columns, table.rows);
   return 0;
 }
@@ -139,7 +141,7 @@ int cmd_sweep(const std::vector<std::string>& argv) {
     else rest.push_back(a);
   }
   Args args = parse("sweep", rest,
-                    {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries"},
+                    {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics"},
                     {"help", "dry-run", "retry-failed", "only-missing", "csv", "json"});
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(kSweepUsage, args.flag("help") ? stdout : stderr);

@@ -88,17 +88,36 @@ std::string real(double v) {
 }
 }  // namespace
 
-QueryResult leaderboard_table(const Leaderboard& board, bool combined) {
+std::vector<std::string> default_test_keys(const Leaderboard& board) {
+  const std::string& m = board.sweep.select_metric;
+  const size_t at = m.find('@');
+  std::vector<std::string> wanted{m};
+  if (at != std::string::npos)
+    for (const char* name : {"hr", "ndcg", "mrr"}) wanted.push_back(name + m.substr(at));
+  std::vector<std::string> out;
+  for (const auto& k : wanted)
+    if (std::find(board.test_keys.begin(), board.test_keys.end(), k) != board.test_keys.end() &&
+        std::find(out.begin(), out.end(), k) == out.end())
+      out.push_back(k);
+  return out;
+}
+
+QueryResult leaderboard_table(const Leaderboard& board, bool combined, const std::vector<std::string>& keys) {
   QueryResult t;
+  auto shown = [&](const std::string& k) {
+    return keys.empty() || std::find(keys.begin(), keys.end(), k) != keys.end();
+  };
   const std::string m = board.sweep.select_metric;
   t.columns = {"rank", "point", "label", "finished", "failed"};
   if (combined) {
     t.columns.push_back("valid " + m);
-    for (auto& k : board.test_keys) t.columns.push_back("test " + k);
+    for (auto& k : board.test_keys)
+      if (shown(k)) t.columns.push_back("test " + k);
   } else {
     t.columns.push_back("valid_" + m + "_mean");
     t.columns.push_back("valid_" + m + "_std");
     for (auto& k : board.test_keys) {
+      if (!shown(k)) continue;
       t.columns.push_back("test_" + k + "_mean");
       t.columns.push_back("test_" + k + "_std");
     }
@@ -128,7 +147,8 @@ QueryResult leaderboard_table(const Leaderboard& board, bool combined) {
       }
     };
     stat(row.valid);
-    for (auto& [k, s] : row.test) stat(s);
+    for (auto& [k, s] : row.test)
+      if (shown(k)) stat(s);
     t.rows.push_back(std::move(cells));
     t.types.push_back(std::move(types));
   }

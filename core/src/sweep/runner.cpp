@@ -319,7 +319,7 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
     std::string line = "sweep " + name + ": " + std::to_string(summary.finished) + " done, " +
                        std::to_string(summary.failed) + " failed, " + std::to_string(running) + " running, " +
                        std::to_string(total - next) + " queued";
-    if (done > 0 && !summary.stopped) {
+    if (done > 0 && !summary.stopped && static_cast<size_t>(done) < total) {
       const double per_trial = busy_seconds / done;
       const double left = per_trial * static_cast<double>(total - static_cast<size_t>(done)) / jobs;
       line += ", ETA " + fmt_duration(left);

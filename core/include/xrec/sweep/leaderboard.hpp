@@ -32,6 +32,9 @@ struct Leaderboard {
 Stat stat_of(const std::vector<double>& values);
 Leaderboard leaderboard(const Store& store, const SweepRecord& sweep);
 // The leaderboard as a table: text cells "0.1234 ± 0.0056" when `combined`, else mean and std columns.
-QueryResult leaderboard_table(const Leaderboard& board, bool combined);
+// `test_keys` picks the test metrics shown (empty = all).
+QueryResult leaderboard_table(const Leaderboard& board, bool combined, const std::vector<std::string>& test_keys = {});
+// The test metrics a terminal shows by default: the select metric and hr / ndcg / mrr at its cut-off.
+std::vector<std::string> default_test_keys(const Leaderboard& board);
 
 }  // namespace xrec::sweep
