@@ -203,15 +203,17 @@ int cmd_sweep(const std::vector<std::string>& argv) {
 
   // 1. Validate every trial (nothing is written before this passes).
   PointValidator validator(spec, plugin_dirs);
-  std::unique_ptr<Store> store;
-  if (args.flag("dry-run")) {
-    if (fs::exists(opt.db_path, ec)) store = std::make_unique<Store>(opt.db_path, true);
-  } else {
-    store = std::make_unique<Store>(opt.db_path);
+  // Planning reads the store without writing it (a bad spec or point leaves no file behind); a store
+  // older than the sweep tables holds no trials.
+  std::unique_ptr<Store> existing;
+  if (fs::exists(opt.db_path, ec)) {
+    existing = std::make_unique<Store>(opt.db_path, true);
+    if (existing->schema_version() < Store::latest_schema_version()) existing.reset();
   }
   sweep::Plan plan = sweep::make_plan(
-      spec, [&](const sweep::Spec& s, const std::vector<std::string>& o) { return validator(s, o); }, store.get(),
+      spec, [&](const sweep::Spec& s, const std::vector<std::string>& o) { return validator(s, o); }, existing.get(),
       opt);
+  existing.reset();
   for (auto& note : plan.notes) std::printf("note: %s\n", note.c_str());
 
   if (args.flag("dry-run")) {
@@ -227,7 +229,8 @@ int cmd_sweep(const std::vector<std::string>& argv) {
     print_table(columns, rows);
     return 0;
   }
-  sweep::Summary summary = sweep::execute(plan, *store, opt);
+  Store store(opt.db_path);
+  sweep::Summary summary = sweep::execute(plan, store, opt);
   if (summary.stopped) throw Interrupted("sweep '" + opt.name + "' stopped; run the same command again to resume");
   return summary.failed > 0 ? 1 : 0;
 }
