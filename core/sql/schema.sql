@@ -220,12 +220,15 @@ CREATE TABLE trials (
   started_at  TEXT,
   ended_at    TEXT,
   error       TEXT,
+  -- 1 when the sweep's latest spec holds this trial; 0 for trials of an earlier spec (a dropped grid
+  -- value, a config or plugin that changed since): kept with their runs, left out of the views.
+  current     INTEGER NOT NULL DEFAULT 1 CHECK (current IN (0, 1)),
   PRIMARY KEY (sweep_id, trial_key)
 );
 CREATE INDEX trials_by_status ON trials (sweep_id, status);
 
--- One row per trial: its point, seed, status and run, with the run's final select metric on
--- validation and the same key on test.
+-- One row per trial of the sweep's latest spec: its point, seed, status and run, with the run's final
+-- select metric on validation and the same key on test.
 CREATE VIEW sweep_trials AS
 SELECT t.sweep_id,
        s.name AS sweep,
@@ -243,14 +246,15 @@ SELECT t.sweep_id,
        t.trial_key,
        t.error
 FROM trials AS t
-JOIN sweeps AS s ON s.id = t.sweep_id;
+JOIN sweeps AS s ON s.id = t.sweep_id
+WHERE t.current = 1;
 
 -- One row per point of a sweep: trials finished / failed, and mean and sample standard deviation over
 -- the finished seeds of the select metric on validation and test (std is NULL below two seeds).
 CREATE VIEW sweep_points AS
 SELECT sweep_id,
        sweep,
-       point,
+       min(point) AS point,
        point_label,
        metric,
        count(*) AS trials,
@@ -269,4 +273,4 @@ SELECT sweep_id,
                           * avg(CASE WHEN status = 'finished' THEN test_value END))
                        / (sum(status = 'finished' AND test_value IS NOT NULL) - 1))) END AS test_std
 FROM sweep_trials
-GROUP BY sweep_id, point;
+GROUP BY sweep_id, point_label;

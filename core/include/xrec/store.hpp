@@ -124,9 +124,11 @@ class Store {
   std::optional<SweepRecord> find_sweep(const std::string& name_or_id) const;
   void sweep_heartbeat(int64_t sweep);
   void close_sweep(int64_t sweep, RunStatus status);
-  // Trials of a sweep in point, seed order.
+  // Trials of a sweep in point, seed order (those of earlier specs included).
   std::vector<TrialRecord> trials(int64_t sweep) const;
-  // Adds the trials whose key the sweep lacks (as 'pending'), in one transaction; returns how many.
+  // Makes `trials` the sweep's current ones: adds those whose key the sweep lacks (as 'pending') and marks
+  // the others of the sweep as from an earlier spec (trials.current = 0), in one transaction; returns how
+  // many were added.
   int add_trials(int64_t sweep, const std::vector<TrialRecord>& trials);
   void trial_started(int64_t sweep, const std::string& key, int64_t pid);
   void trial_run(int64_t sweep, const std::string& key, int64_t run);

@@ -163,11 +163,28 @@ std::vector<TrialRecord> Store::trials(int64_t sweep) const {
 int Store::add_trials(int64_t sweep, const std::vector<TrialRecord>& trials) {
   auto fail = [&](const std::string& what) { fail_sqlite("add_trials(sweep " + std::to_string(sweep) + "): " + what); };
   Transaction tx(db_, fail);
+  // The given trials are the sweep's current spec; the others stay, marked as from an earlier spec.
+  sqlite3_stmt* old = statement("UPDATE trials SET current = 0 WHERE sweep_id = ?");
+  {
+    Reset reset{old};
+    sqlite3_bind_int64(old, 1, sweep);
+    if (sqlite3_step(old) != SQLITE_DONE) fail("marking earlier trials");
+  }
+  sqlite3_stmt* exists = statement("SELECT 1 FROM trials WHERE sweep_id = ? AND trial_key = ?");
   sqlite3_stmt* s = statement(
       "INSERT INTO trials (sweep_id, trial_key, point, point_label, seed, config_hash, plugins_sha, plugins)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sweep_id, trial_key) DO NOTHING");
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sweep_id, trial_key)"
+      " DO UPDATE SET current = 1, point = excluded.point, point_label = excluded.point_label");
   int added = 0;
   for (const TrialRecord& t : trials) {
+    {
+      Reset reset{exists};
+      sqlite3_bind_int64(exists, 1, sweep);
+      bind_text(exists, 2, t.key);
+      int rc = sqlite3_step(exists);
+      if (rc == SQLITE_DONE) ++added;
+      else if (rc != SQLITE_ROW) fail("looking up trial " + t.key);
+    }
     Reset reset{s};
     sqlite3_bind_int64(s, 1, sweep);
     bind_text(s, 2, t.key);
@@ -178,7 +195,6 @@ int Store::add_trials(int64_t sweep, const std::vector<TrialRecord>& trials) {
     bind_text(s, 7, t.plugins_sha);
     bind_text(s, 8, t.plugins);
     if (sqlite3_step(s) != SQLITE_DONE) fail("trial " + t.key);
-    added += sqlite3_changes(db_);
   }
   tx.commit(fail);
   return added;

@@ -30,10 +30,10 @@ Leaderboard leaderboard(const Store& store, const SweepRecord& sweep) {
   for (char ch : sweep.select_metric) metric += ch == '\'' ? std::string("''") : std::string(1, ch);
   const std::string id = std::to_string(sweep.id);
   auto trials = store.query("SELECT point, point_label, status, run_id FROM trials WHERE sweep_id = " + id +
-                            " ORDER BY point, seed");
+                            " AND current = 1 ORDER BY point, seed");
   auto values = store.query(
       "SELECT t.point, f.split, f.key, f.value FROM trials AS t JOIN final_metrics AS f ON f.run_id = t.run_id"
-      " WHERE t.sweep_id = " + id + " AND t.status = 'finished' AND f.value IS NOT NULL AND"
+      " WHERE t.sweep_id = " + id + " AND t.current = 1 AND t.status = 'finished' AND f.value IS NOT NULL AND"
       " ((f.split = 'valid' AND f.key = '" + metric + "') OR f.split = 'test')"
       " ORDER BY t.point, f.key");
   std::map<int64_t, LeaderRow> rows;

@@ -139,6 +139,14 @@ TEST(SweepPlan, ResumeSkipsFinishedRetriesFailedRequeuesInterruptedAndRerunsChan
   int fresh = 0;
   for (auto& t : extended.trials) fresh += t.why == "new";
   EXPECT_EQ(fresh, 2);
+
+  // A spec that drops trials keeps them (and their runs) but leaves them out of the views.
+  EXPECT_EQ(store.add_trials(sweep, {records[0]}), 0);
+  EXPECT_EQ(store.query("SELECT count(*) FROM trials").rows[0][0].value_or(""), "4");
+  EXPECT_EQ(store.query("SELECT count(*) FROM sweep_trials").rows[0][0].value_or(""), "1");
+  EXPECT_EQ(store.query("SELECT count(*) FROM sweep_points").rows[0][0].value_or(""), "1");
+  EXPECT_EQ(store.add_trials(sweep, records), 0);
+  EXPECT_EQ(store.query("SELECT count(*) FROM sweep_trials").rows[0][0].value_or(""), "4");
 }
 
 TEST(SweepStore, OpeningASweepTakesOverFromAVanishedDriverAndRequeuesItsTrials) {
