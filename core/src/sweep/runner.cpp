@@ -182,10 +182,20 @@ std::string file_tail(const std::string& path, size_t max_lines, size_t max_byte
   const std::streamoff from = std::max<std::streamoff>(0, size - static_cast<std::streamoff>(max_bytes * 4));
   in.seekg(from);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  size_t pos = text.size();
-  for (size_t n = 0; n < max_lines && pos != std::string::npos && pos > 0; ++n) pos = text.rfind('\n', pos - 1);
-  std::string tail = pos == std::string::npos ? text : text.substr(pos + 1);
+  // Whole lines only (the first one read may be cut), the last max_lines of them.
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (from > 0 && !lines.empty()) lines.erase(lines.begin());
+  while (!lines.empty() && (lines.back().empty() || lines.back() == "\r")) lines.pop_back();
+  std::string tail;
+  for (size_t i = lines.size() > max_lines ? lines.size() - max_lines : 0; i < lines.size(); ++i)
+    tail += (tail.empty() ? "" : "\n") + lines[i];
   if (tail.size() > max_bytes) tail = "..." + tail.substr(tail.size() - max_bytes);
   return tail;
 }

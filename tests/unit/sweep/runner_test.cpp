@@ -218,4 +218,7 @@ TEST(SweepRunner, SignalsAndLogTailsForErrorMessages) {
   EXPECT_EQ(file_tail(path, 3), "line 28\nline 29\nline 30");
   EXPECT_EQ(file_tail(path, 3, 10), "...29\nline 30");  // the last 10 bytes
   EXPECT_EQ(file_tail(dir.file("absent.txt")), "");
+  EXPECT_EQ(file_tail(dir.write("empty.txt", "")), "");  // a trial killed before it wrote anything
+  EXPECT_EQ(file_tail(dir.write("short.txt", "one\ntwo\n"), 20), "one\ntwo");
+  EXPECT_EQ(file_tail(dir.write("no-newline.txt", "only"), 20), "only");
 }
