@@ -165,7 +165,7 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   for (auto& a : argv) cli_text += (cli_text.empty() ? "" : " ") + a;
   if (spec.text.empty()) spec.text = "# xrec sweep " + cli_text + "\n";
   for (size_t i = 1; i < args.positional.size(); ++i)
-    spec.overrides.push_back(sweep::parse_override(args.positional[i], "sweep"));
+    spec.final_overrides.push_back(sweep::parse_override(args.positional[i], "sweep"));
   for (auto& g : grids) sweep::add_grid_arg(spec, g);
   if (auto s = args.option("seeds")) sweep::set_seeds_arg(spec, *s);
   if (auto s = args.option("select")) {

@@ -434,6 +434,8 @@ std::vector<Point> expand(const Spec& spec) {
             p.overrides.push_back(o);
             if (part != &var.overrides) label += (label.empty() ? "" : " ") + o.str();
           }
+        // Command-line overrides are the highest config layer (docs/config.md), above the sweep point.
+        p.overrides.insert(p.overrides.end(), spec.final_overrides.begin(), spec.final_overrides.end());
         p.label = label.empty() ? "(base)" : label;
         points.push_back(std::move(p));
       }

@@ -129,6 +129,13 @@ TEST(SweepSpec, CommandLineGridAndSeeds) {
   EXPECT_EQ(s.grid[1].second, (std::vector<std::string>{"[5,10]", "[10]"}));
   EXPECT_EQ(s.seeds, (std::vector<int64_t>{1, 2, 3}));
   EXPECT_EQ(expand(s).size(), 4u);
+  // Command-line key=value come last: above the point, as the highest config layer.
+  s.overrides.push_back({"train.epochs", "5"});
+  s.final_overrides.push_back({"train.lr", "0.5"});
+  std::vector<std::string> o;
+  const std::vector<Point> points = expand(s);
+  for (auto& x : points[3].overrides) o.push_back(x.str());
+  EXPECT_EQ(o, (std::vector<std::string>{"train.epochs=5", "train.lr=1e-4", "eval.ks=[10]", "train.lr=0.5"}));
   expect_input_error([&] { add_grid_arg(s, "train.lr=1"); }, {"already has a grid"});
   expect_input_error([&] { add_grid_arg(s, "x.y=1,,2"); }, {"empty value"});
   expect_input_error([&] { set_seeds_arg(s, "1,a"); }, {"--seeds", "'a' is not an integer"});

@@ -33,6 +33,7 @@ struct Spec {
   std::string base_path;                   // base config file (relative to the working directory)
   std::string base_inline;                 // or an inline base config as YAML text
   std::vector<Override> overrides;         // applied to every point first
+  std::vector<Override> final_overrides;   // command-line key=value: applied last, over the point
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // key -> YAML values, in order
   std::vector<Variant> variants;
   std::vector<Distribution> random;
@@ -50,7 +51,7 @@ struct Spec {
 struct Point {
   int64_t index = 0;
   std::string label;                // "variant key=value key=value"
-  std::vector<Override> overrides;  // spec overrides, variant, grid, random (in that order)
+  std::vector<Override> overrides;  // spec overrides, variant, grid, random, command line (in that order)
 };
 
 // True when the YAML file holds a sweep spec (a top-level `base:` or `grid:`), not a config.
