@@ -62,7 +62,7 @@ for s in $(seq 1 "$trials"); do
   "$xrec" run base.yaml transfer.type=fault seed="$s" --plugin-path "$fault" --db direct.db > "direct-$s.log" 2>&1
 done
 t1=$(now)
-"$xrec" sweep base.yaml transfer.type=fault --seeds "$seeds" -j 1 --name trivial --plugin-path "$fault" --db trivial.db > trivial.log 2>&1
+"$xrec" sweep base.yaml transfer.type=fault --seeds "$seeds" -j 1 --threads 1 --name trivial --plugin-path "$fault" --db trivial.db > trivial.log 2>&1
 t2=$(now)
 "$xrec" sweep base.yaml --seeds "$seeds" -j 1 --threads 1 --name j1 --db j1.db > j1.log 2>&1
 t3=$(now)

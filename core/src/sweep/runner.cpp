@@ -320,6 +320,7 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
   std::optional<double> best;
   std::string best_label;
   auto last_beat = Clock::now();
+  auto last_progress = Clock::now();
   Clock::time_point interrupted_at{};
   bool kill_sent = false;
   const auto sweep_started = Clock::now();
@@ -488,12 +489,14 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
       while (!summary.stopped && live.size() < static_cast<size_t>(jobs) && next < queue.size()) launch(queue[next++]);
       if (summary.stopped && live.empty()) break;
       // Reap what ended; time out what ran too long; learn run ids of new trials.
+      bool reaped = false;
       for (size_t i = 0; i < live.size();) {
         int wstatus = 0;
         pid_t r = waitpid(live[i].pid, &wstatus, WNOHANG);
         if (r == live[i].pid) {
           finish(live[i], wstatus);
           live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+          reaped = true;
           continue;
         }
         Live& l = live[i];
@@ -513,8 +516,13 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
         store.sweep_heartbeat(sweep);
         last_beat = Clock::now();
       }
-      progress(false);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (Clock::now() - last_progress > std::chrono::milliseconds(250)) {
+        progress(false);
+        last_progress = Clock::now();
+      }
+      // A freed slot is filled at once; otherwise poll often enough that a short trial's end is noticed
+      // within a few tens of milliseconds (each poll is a waitpid per trial).
+      if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   } catch (...) {
     for (auto& l : live) {
