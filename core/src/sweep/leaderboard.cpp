@@ -127,6 +127,7 @@ QueryResult leaderboard_table(const Leaderboard& board, bool combined, const std
     std::vector<std::optional<std::string>> cells;
     std::vector<SqlType> types;
     auto add = [&](std::optional<std::string> v, SqlType type) {
+      if (combined && !v) v = "-";  // for the eye; CSV and JSON keep NULL
       types.push_back(v ? type : SqlType::Null);
       cells.push_back(std::move(v));
     };

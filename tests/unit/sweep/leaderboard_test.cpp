@@ -89,7 +89,8 @@ TEST(SweepLeaderboard, RowsPerPointBestFirstAndTheViewsAgree) {
                                                     "test hr@10", "test ndcg@10"}));
   EXPECT_EQ(text.rows[1][5].value_or(""), "0.3000 ± 0.1414");
   EXPECT_EQ(text.rows[1][3].value_or(""), "2/2");
-  EXPECT_FALSE(text.rows[2][0].has_value());  // no rank without a value
+  EXPECT_EQ(text.rows[2][0].value_or(""), "-");  // no rank without a value
+  EXPECT_FALSE(leaderboard_table(board, false).rows[2][0].has_value());
   QueryResult csv = leaderboard_table(board, false, {"ndcg@10"});
   EXPECT_EQ(csv.columns.back(), "test_ndcg@10_std");
   EXPECT_EQ(csv.columns.size(), 9u);
