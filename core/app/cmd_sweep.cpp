@@ -87,7 +87,8 @@ int sweep_show(const Args& args) {
   if (args.positional.size() != 2) throw InputError("sweep show: expected one sweep id or name (xrec sweep list)");
   Store store(db_path(args), true);
   auto sweep = store.find_sweep(args.positional[1]);
-  if (!sweep) throw InputError("sweep show: no sweep '" + args.positional[1] + "' in " + store.path() + " (xrec sweep list)");
+  if (!sweep)
+    throw InputError("sweep show: no sweep '" + args.positional[1] + "' in " + store.path() + " (xrec sweep list)");
   sweep::Leaderboard board = sweep::leaderboard(store, *sweep);
   if (args.flag("csv") && args.flag("json")) throw InputError("sweep show: --csv and --json exclude each other");
   if (args.flag("csv")) {
@@ -132,17 +133,24 @@ int cmd_sweep(const std::vector<std::string>& argv) {
       if (i + 1 >= argv.size()) throw InputError(name + " needs a value");
       return argv[++i];
     };
-    if (a == "--plugin-path") plugin_dirs.push_back(value(a));
-    else if (a.rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(a.substr(14));
-    else if (a == "--grid") grids.push_back(value(a));
-    else if (a.rfind("--grid=", 0) == 0) grids.push_back(a.substr(7));
-    else if (a == "-j") rest.push_back("--jobs=" + value(a));
-    else if (a.rfind("-j", 0) == 0 && a.size() > 2 && a[2] != '-') rest.push_back("--jobs=" + a.substr(2));
-    else rest.push_back(a);
+    if (a == "--plugin-path")
+      plugin_dirs.push_back(value(a));
+    else if (a.rfind("--plugin-path=", 0) == 0)
+      plugin_dirs.push_back(a.substr(14));
+    else if (a == "--grid")
+      grids.push_back(value(a));
+    else if (a.rfind("--grid=", 0) == 0)
+      grids.push_back(a.substr(7));
+    else if (a == "-j")
+      rest.push_back("--jobs=" + value(a));
+    else if (a.rfind("-j", 0) == 0 && a.size() > 2 && a[2] != '-')
+      rest.push_back("--jobs=" + a.substr(2));
+    else
+      rest.push_back(a);
   }
-  Args args = parse("sweep", rest,
-                    {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics"},
-                    {"help", "dry-run", "retry-failed", "only-missing", "csv", "json"});
+  Args args =
+      parse("sweep", rest, {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics"},
+            {"help", "dry-run", "retry-failed", "only-missing", "csv", "json"});
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(kSweepUsage, args.flag("help") ? stdout : stderr);
     return args.flag("help") ? 0 : 2;
@@ -172,10 +180,12 @@ int cmd_sweep(const std::vector<std::string>& argv) {
     const size_t colon = s->find(':');
     spec.select_metric = s->substr(0, colon);
     if (colon != std::string::npos) spec.select_mode = s->substr(colon + 1);
-    if (spec.select_metric.empty() || (colon != std::string::npos && spec.select_mode != "max" && spec.select_mode != "min"))
+    if (spec.select_metric.empty() ||
+        (colon != std::string::npos && spec.select_mode != "max" && spec.select_mode != "min"))
       throw InputError("--select " + *s + ": expected METRIC or METRIC:max / METRIC:min");
   }
-  if (!args.positional.empty() && spec.text.rfind("# xrec sweep", 0) != 0) spec.text += "\n# command line: " + cli_text + "\n";
+  if (!args.positional.empty() && spec.text.rfind("# xrec sweep", 0) != 0)
+    spec.text += "\n# command line: " + cli_text + "\n";
 
   sweep::Options opt;
   opt.name = args.option("name").value_or(spec.name);

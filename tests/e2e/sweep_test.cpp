@@ -78,15 +78,18 @@ grid:
   auto running = std::async(std::launch::async, [&] { return sweep(spec + " -j 4 --timeout 25 --db " + db); });
   // SIGKILL the sleeping trial once its run exists (an out-of-memory kill looks the same).
   const std::string pid = wait_for(
-      db, "SELECT pid FROM trials WHERE point_label = 'transfer.mode=sleep' AND status = 'running' AND run_id IS NOT NULL",
+      db,
+      "SELECT pid FROM trials WHERE point_label = 'transfer.mode=sleep' AND status = 'running' AND run_id IS NOT NULL",
       60);
   ASSERT_FALSE(pid.empty()) << "the sleep trial never started";
   ASSERT_EQ(kill(static_cast<pid_t>(std::stol(pid)), SIGKILL), 0);
   Result r = running.get();
   EXPECT_EQ(r.code, 1) << r.output;  // some trials failed; the sweep went on
   auto status = [&](const std::string& mode, const std::string& table_status) {
-    return count(db, "SELECT " + table_status + " FROM trials t LEFT JOIN runs r ON r.id = t.run_id"
-                     " WHERE t.point_label = 'transfer.mode=" + mode + "'");
+    return count(db, "SELECT " + table_status +
+                         " FROM trials t LEFT JOIN runs r ON r.id = t.run_id"
+                         " WHERE t.point_label = 'transfer.mode=" +
+                         mode + "'");
   };
   EXPECT_EQ(status("ok", "t.status || '/' || r.status"), "finished/finished") << r.output;
   EXPECT_EQ(status("segv", "t.status || '/' || r.status"), "failed/failed") << r.output;
@@ -107,7 +110,8 @@ grid:
   Result again = sweep(spec + " -j 3 --timeout 4 --db " + db);
   EXPECT_EQ(again.code, 1) << again.output;
   EXPECT_NE(again.output.find("1 skipped"), std::string::npos) << again.output;
-  EXPECT_EQ(count(db, "SELECT group_concat(attempts, ',') FROM (SELECT attempts FROM trials ORDER BY point)"), "1,2,2,2");
+  EXPECT_EQ(count(db, "SELECT group_concat(attempts, ',') FROM (SELECT attempts FROM trials ORDER BY point)"),
+            "1,2,2,2");
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), "7");
 }
 
@@ -142,8 +146,9 @@ TEST(SweepE2E, EightConcurrentTrialsLoseNoRow) {
 TEST(SweepE2E, CtrlCInterruptsTrialsAndTheSweepAndAResumeFinishesThem) {
   TempDir dir("sweep-int");
   write_base(dir);
-  const std::string spec = dir.write("slow.yaml", "base: base.yaml\noverrides: {transfer.mode: sleep, transfer.seconds: 6}\n"
-                                                  "seeds: [1, 2, 3]\n");
+  const std::string spec = dir.write("slow.yaml",
+                                     "base: base.yaml\noverrides: {transfer.mode: sleep, transfer.seconds: 6}\n"
+                                     "seeds: [1, 2, 3]\n");
   const std::string db = dir.file("xrec.db");
   const std::string cmd = "cd '" + dir.root() + "' && XREC_PLUGIN_PATH='" + XREC_TEST_PLUGIN_DIR + "' exec '" +
                           XREC_TEST_XREC_BIN + "' sweep " + spec + " -j 2 --db " + db + " --plugin-path " +
@@ -153,7 +158,8 @@ TEST(SweepE2E, CtrlCInterruptsTrialsAndTheSweepAndAResumeFinishesThem) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  ASSERT_FALSE(wait_for(db, "SELECT count(*) = 2 FROM trials WHERE status = 'running' AND run_id IS NOT NULL", 60).empty());
+  ASSERT_FALSE(
+      wait_for(db, "SELECT count(*) = 2 FROM trials WHERE status = 'running' AND run_id IS NOT NULL", 60).empty());
   kill(driver, SIGINT);
   int ws = 0;
   waitpid(driver, &ws, 0);

@@ -16,9 +16,9 @@ namespace {
 constexpr double kHeartbeatStaleSeconds = 120.0;
 }  // namespace
 
-int64_t Store::open_sweep(const std::string& name, const std::string& spec_yaml,
-                          const std::string& base_config_yaml, const std::string& base_config_hash,
-                          const std::string& select_metric, bool higher_is_better) {
+int64_t Store::open_sweep(const std::string& name, const std::string& spec_yaml, const std::string& base_config_yaml,
+                          const std::string& base_config_hash, const std::string& select_metric,
+                          bool higher_is_better) {
   if (name.empty()) throw InputError("a sweep needs a name (--name)");
   auto fail = [&](const std::string& what) { fail_sqlite("open_sweep('" + name + "'): " + what); };
   const std::string host = this_host();
@@ -40,8 +40,9 @@ int64_t Store::open_sweep(const std::string& name, const std::string& spec_yaml,
         const std::string driver_host = column_text(s, 2);
         const int64_t pid = sqlite3_column_int64(s, 3);
         const double age = sqlite3_column_double(s, 5);
-        const bool alive = age < kHeartbeatStaleSeconds &&
-                           (driver_host != host || (pid != getpid() && process_alive(pid, sqlite3_column_double(s, 4))));
+        const bool alive =
+            age < kHeartbeatStaleSeconds &&
+            (driver_host != host || (pid != getpid() && process_alive(pid, sqlite3_column_double(s, 4))));
         if (alive)
           throw InputError("sweep '" + name + "' (id " + std::to_string(id) + ") is being run by process " +
                            std::to_string(pid) + " on " + driver_host + " (heartbeat " +
@@ -54,8 +55,7 @@ int64_t Store::open_sweep(const std::string& name, const std::string& spec_yaml,
   if (id == 0) {
     sqlite3_stmt* s = statement(
         "INSERT INTO sweeps (name, base_config_yaml, base_config_hash, spec_yaml, select_metric, select_mode,"
-        " status, driver_host, driver_pid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, " XREC_NOW_SQL
-        ")");
+        " status, driver_host, driver_pid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, " XREC_NOW_SQL ")");
     Reset reset{s};
     bind_text(s, 1, name);
     bind_text(s, 2, base_config_yaml);
@@ -84,10 +84,10 @@ int64_t Store::open_sweep(const std::string& name, const std::string& spec_yaml,
     sqlite3_bind_int64(s, 8, id);
     if (sqlite3_step(s) != SQLITE_DONE) fail("taking over the sweep");
     // Trials left 'running' by a driver that is gone: re-queued as interrupted.
-    sqlite3_stmt* t = statement(
-        "UPDATE trials SET status = 'interrupted', ended_at = " XREC_NOW_SQL
-        ", pid = NULL, error = 'the sweep driver vanished while the trial ran (noticed when the sweep was"
-        " opened again)' WHERE sweep_id = ? AND status = 'running'");
+    sqlite3_stmt* t =
+        statement("UPDATE trials SET status = 'interrupted', ended_at = " XREC_NOW_SQL
+                  ", pid = NULL, error = 'the sweep driver vanished while the trial ran (noticed when the sweep was"
+                  " opened again)' WHERE sweep_id = ? AND status = 'running'");
     Reset reset_t{t};
     sqlite3_bind_int64(t, 1, id);
     if (sqlite3_step(t) != SQLITE_DONE) fail("re-queueing vanished trials");
@@ -182,8 +182,10 @@ int Store::add_trials(int64_t sweep, const std::vector<TrialRecord>& trials) {
       sqlite3_bind_int64(exists, 1, sweep);
       bind_text(exists, 2, t.key);
       int rc = sqlite3_step(exists);
-      if (rc == SQLITE_DONE) ++added;
-      else if (rc != SQLITE_ROW) fail("looking up trial " + t.key);
+      if (rc == SQLITE_DONE)
+        ++added;
+      else if (rc != SQLITE_ROW)
+        fail("looking up trial " + t.key);
     }
     Reset reset{s};
     sqlite3_bind_int64(s, 1, sweep);
@@ -202,9 +204,9 @@ int Store::add_trials(int64_t sweep, const std::vector<TrialRecord>& trials) {
 
 void Store::trial_started(int64_t sweep, const std::string& key, int64_t pid) {
   auto fail = [&](const std::string& what) { fail_sqlite("trial_started(" + key.substr(0, 12) + "): " + what); };
-  sqlite3_stmt* s = statement(
-      "UPDATE trials SET status = 'running', pid = ?, attempts = attempts + 1, started_at = " XREC_NOW_SQL
-      ", ended_at = NULL, error = NULL, run_id = NULL WHERE sweep_id = ? AND trial_key = ?");
+  sqlite3_stmt* s =
+      statement("UPDATE trials SET status = 'running', pid = ?, attempts = attempts + 1, started_at = " XREC_NOW_SQL
+                ", ended_at = NULL, error = NULL, run_id = NULL WHERE sweep_id = ? AND trial_key = ?");
   write_one(db_, s, fail, [&] {
     sqlite3_bind_int64(s, 1, pid);
     sqlite3_bind_int64(s, 2, sweep);

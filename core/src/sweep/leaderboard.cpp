@@ -33,8 +33,12 @@ Leaderboard leaderboard(const Store& store, const SweepRecord& sweep) {
                             " AND current = 1 ORDER BY point, seed");
   auto values = store.query(
       "SELECT t.point, f.split, f.key, f.value FROM trials AS t JOIN final_metrics AS f ON f.run_id = t.run_id"
-      " WHERE t.sweep_id = " + id + " AND t.current = 1 AND t.status = 'finished' AND f.value IS NOT NULL AND"
-      " ((f.split = 'valid' AND f.key = '" + metric + "') OR f.split = 'test')"
+      " WHERE t.sweep_id = " +
+      id +
+      " AND t.current = 1 AND t.status = 'finished' AND f.value IS NOT NULL AND"
+      " ((f.split = 'valid' AND f.key = '" +
+      metric +
+      "') OR f.split = 'test')"
       " ORDER BY t.point, f.key");
   std::map<int64_t, LeaderRow> rows;
   for (const auto& r : trials.rows) {
@@ -139,8 +143,7 @@ QueryResult leaderboard_table(const Leaderboard& board, bool combined, const std
     add(std::to_string(row.failed), SqlType::Integer);
     auto stat = [&](const Stat& s) {
       if (combined) {
-        add(s.n == 0 ? std::nullopt
-                     : std::optional<std::string>(num(s.mean) + (s.n > 1 ? " ± " + num(s.std) : "")),
+        add(s.n == 0 ? std::nullopt : std::optional<std::string>(num(s.mean) + (s.n > 1 ? " ± " + num(s.std) : "")),
             SqlType::Text);
       } else {
         add(s.n ? std::optional<std::string>(real(s.mean)) : std::nullopt, SqlType::Real);

@@ -163,8 +163,8 @@ Plan make_plan(const Spec& spec, const Validator& validate, const Store* store, 
       t.why = t.run ? "never ran" : "ran before (" + s.status + "); --only-missing";
     } else if (s.status == "failed") {
       t.run = options.retry_failed || s.attempts < options.max_retries;
-      t.why = t.run ? "failed before; retried" : "failed " + std::to_string(s.attempts) +
-                                                     " time(s); --retry-failed to run it again";
+      t.why = t.run ? "failed before; retried"
+                    : "failed " + std::to_string(s.attempts) + " time(s); --retry-failed to run it again";
     } else {
       t.run = true;  // pending, interrupted (a vanished trial was re-queued as interrupted)
       t.why = s.status == "pending" ? "never ran" : "was " + s.status;
@@ -201,9 +201,15 @@ std::string file_tail(const std::string& path, size_t max_lines, size_t max_byte
 }
 
 std::string describe_signal(int sig) {
-  const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGKILL ? "SIGKILL"
-                   : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGBUS ? "SIGBUS"
-                   : sig == SIGFPE ? "SIGFPE" : sig == SIGILL ? "SIGILL" : nullptr;
+  const char* name = sig == SIGSEGV   ? "SIGSEGV"
+                     : sig == SIGABRT ? "SIGABRT"
+                     : sig == SIGKILL ? "SIGKILL"
+                     : sig == SIGINT  ? "SIGINT"
+                     : sig == SIGTERM ? "SIGTERM"
+                     : sig == SIGBUS  ? "SIGBUS"
+                     : sig == SIGFPE  ? "SIGFPE"
+                     : sig == SIGILL  ? "SIGILL"
+                                      : nullptr;
   std::string s = "killed by signal " + std::to_string(sig);
   if (name) s += std::string(" (") + name + ")";
   if (sig == SIGKILL) s += "; out of memory, or killed from outside";
@@ -232,7 +238,8 @@ class InterruptGuard {
   }
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
 };
 
 struct Live {
@@ -246,9 +253,12 @@ struct Live {
 
 std::string fmt_duration(double s) {
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
   return buf;
 }
 
@@ -308,8 +318,10 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
 
   std::vector<size_t> queue;
   for (size_t i = 0; i < plan.trials.size(); ++i)
-    if (plan.trials[i].run) queue.push_back(i);
-    else ++summary.skipped;
+    if (plan.trials[i].run)
+      queue.push_back(i);
+    else
+      ++summary.skipped;
   const size_t total = queue.size();
 
   InterruptGuard guard;
@@ -442,7 +454,7 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
       else
         error = describe_signal(sig);
       status = (!l.timed_out && g_interrupts > 0 && (sig == SIGINT || sig == SIGKILL)) ? RunStatus::Interrupted
-                                                                                        : RunStatus::Failed;
+                                                                                       : RunStatus::Failed;
       if (!tail.empty()) error += "\nlog tail:\n" + tail;
     }
     if (l.run_id && status != RunStatus::Finished) store.close_orphan_run(l.run_id, status, error);
@@ -450,9 +462,8 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
     ++done;
     busy_seconds += seconds;
     std::string what = "[" + std::to_string(done) + "/" + std::to_string(total) + "] " + t.record.point_label +
-                       (t.record.seed >= 0 ? " seed " + std::to_string(t.record.seed) : "") + ": " +
-                       to_string(status) + " in " + fmt_duration(seconds) +
-                       (l.run_id ? " (run " + std::to_string(l.run_id) + ")" : "");
+                       (t.record.seed >= 0 ? " seed " + std::to_string(t.record.seed) : "") + ": " + to_string(status) +
+                       " in " + fmt_duration(seconds) + (l.run_id ? " (run " + std::to_string(l.run_id) + ")" : "");
     if (status == RunStatus::Finished) {
       ++summary.finished;
       if (auto v = valid_metric(store, l.run_id, plan.select_metric)) {
@@ -465,8 +476,10 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
         }
       }
     } else {
-      if (status == RunStatus::Interrupted) ++summary.interrupted;
-      else ++summary.failed;
+      if (status == RunStatus::Interrupted)
+        ++summary.interrupted;
+      else
+        ++summary.failed;
       std::string first = error.substr(0, error.find('\n'));
       what += ": " + first + " (log: " + l.log + ")";
     }
@@ -500,8 +513,7 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
           continue;
         }
         Live& l = live[i];
-        if (timeout > 0 && !l.timed_out &&
-            std::chrono::duration<double>(Clock::now() - l.started).count() > timeout) {
+        if (timeout > 0 && !l.timed_out && std::chrono::duration<double>(Clock::now() - l.started).count() > timeout) {
           l.timed_out = true;
           kill(-l.pid, SIGKILL);  // a hung trial may not answer SIGINT
         }

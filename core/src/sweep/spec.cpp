@@ -25,9 +25,7 @@ struct Ctx {
     if (m.line < 0) return source;
     return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
   }
-  [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const {
-    throw ConfigError(at(n) + ": " + what);
-  }
+  [[noreturn]] void fail(const YAML::Node& n, const std::string& what) const { throw ConfigError(at(n) + ": " + what); }
 };
 
 // YAML text of a value, as an override's right-hand side: scalars as written, maps and lists in flow
@@ -111,8 +109,9 @@ Distribution distribution_of(const Ctx& c, const YAML::Node& key, const YAML::No
   d.key = key.as<std::string>();
   const std::string where = "random." + d.key;
   if (!n.IsMap() || n.size() != 1)
-    c.fail(n, where + ": expected one of {choice: [..]}, {uniform: [LOW, HIGH]}, {loguniform: [LOW, HIGH]}, "
-                      "{int: [LOW, HIGH]}");
+    c.fail(n, where +
+                  ": expected one of {choice: [..]}, {uniform: [LOW, HIGH]}, {loguniform: [LOW, HIGH]}, "
+                  "{int: [LOW, HIGH]}");
   const std::string kind = n.begin()->first.as<std::string>();
   const YAML::Node args = n.begin()->second;
   if (kind == "choice") {
@@ -121,12 +120,15 @@ Distribution distribution_of(const Ctx& c, const YAML::Node& key, const YAML::No
     for (const auto& v : args) d.choices.push_back(value_text(v));
     return d;
   }
-  if (kind == "uniform") d.kind = Distribution::Kind::Uniform;
-  else if (kind == "loguniform") d.kind = Distribution::Kind::LogUniform;
-  else if (kind == "int") d.kind = Distribution::Kind::Int;
+  if (kind == "uniform")
+    d.kind = Distribution::Kind::Uniform;
+  else if (kind == "loguniform")
+    d.kind = Distribution::Kind::LogUniform;
+  else if (kind == "int")
+    d.kind = Distribution::Kind::Int;
   else
-    c.fail(n.begin()->first, where + ": unknown distribution '" + kind +
-                                 "'; expected choice, uniform, loguniform or int");
+    c.fail(n.begin()->first,
+           where + ": unknown distribution '" + kind + "'; expected choice, uniform, loguniform or int");
   if (!args.IsSequence() || args.size() != 2) c.fail(args, where + "." + kind + ": expected [LOW, HIGH]");
   if (d.kind == Distribution::Kind::Int) {
     d.low = static_cast<double>(integer_of(c, args[0], where + ".int low"));
@@ -137,10 +139,11 @@ Distribution distribution_of(const Ctx& c, const YAML::Node& key, const YAML::No
   d.low = real_of(c, args[0], where + "." + kind + " low");
   d.high = real_of(c, args[1], where + "." + kind + " high");
   if (!(d.low < d.high))
-    c.fail(args, where + "." + kind + ": expected LOW < HIGH, got [" + args[0].Scalar() + ", " + args[1].Scalar() + "]");
+    c.fail(args,
+           where + "." + kind + ": expected LOW < HIGH, got [" + args[0].Scalar() + ", " + args[1].Scalar() + "]");
   if (d.kind == Distribution::Kind::LogUniform && d.low <= 0)
-    c.fail(args, where + ".loguniform: bounds must be above 0, got [" + args[0].Scalar() + ", " + args[1].Scalar() +
-                     "]");
+    c.fail(args,
+           where + ".loguniform: bounds must be above 0, got [" + args[0].Scalar() + ", " + args[1].Scalar() + "]");
   return d;
 }
 
@@ -193,8 +196,8 @@ Spec parse_spec(const std::string& yaml_text, const std::string& source, const s
                       ": YAML syntax error: " + e.msg);
   }
   if (!root.IsMap()) throw ConfigError(source + ": a sweep spec is a map with base:, grid:, seeds:, ...");
-  static const std::set<std::string> known = {"name", "base", "overrides", "grid", "variants", "random",
-                                              "seeds", "select", "threads", "timeout"};
+  static const std::set<std::string> known = {"name",   "base",  "overrides", "grid",    "variants",
+                                              "random", "seeds", "select",    "threads", "timeout"};
   Spec spec;
   spec.source = source;
   spec.text = yaml_text;
@@ -303,8 +306,7 @@ Spec parse_spec(const std::string& yaml_text, const std::string& source, const s
       spec.select_metric = m.Scalar();
     }
     if (auto m = s["mode"]) {
-      if (!m.IsScalar() || (m.Scalar() != "max" && m.Scalar() != "min"))
-        c.fail(m, "select.mode: expected max or min");
+      if (!m.IsScalar() || (m.Scalar() != "max" && m.Scalar() != "min")) c.fail(m, "select.mode: expected max or min");
       spec.select_mode = m.Scalar();
     }
   }
@@ -409,7 +411,8 @@ std::vector<Point> expand(const Spec& spec) {
             s.push_back({d.key, format_real(d.low + unit() * (d.high - d.low))});
             break;
           case Distribution::Kind::LogUniform:
-            s.push_back({d.key, format_real(std::exp(std::log(d.low) + unit() * (std::log(d.high) - std::log(d.low))))});
+            s.push_back(
+                {d.key, format_real(std::exp(std::log(d.low) + unit() * (std::log(d.high) - std::log(d.low))))});
             break;
           case Distribution::Kind::Int: {
             const auto span = static_cast<uint64_t>(d.high - d.low) + 1;

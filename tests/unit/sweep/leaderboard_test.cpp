@@ -31,8 +31,11 @@ TEST(SweepLeaderboard, RowsPerPointBestFirstAndTheViewsAgree) {
     const char* status;
     double valid, test;
   };
-  std::vector<T> spec = {{0, 1, "finished", 0.2, 0.1}, {0, 2, "finished", 0.4, 0.3}, {1, 1, "finished", 0.5, 0.45},
-                         {1, 2, "failed", 0, 0},          {2, 1, "failed", 0, 0}};
+  std::vector<T> spec = {{0, 1, "finished", 0.2, 0.1},
+                         {0, 2, "finished", 0.4, 0.3},
+                         {1, 1, "finished", 0.5, 0.45},
+                         {1, 2, "failed", 0, 0},
+                         {2, 1, "failed", 0, 0}};
   std::vector<TrialRecord> records;
   for (auto& t : spec) {
     TrialRecord r;
@@ -97,8 +100,9 @@ TEST(SweepLeaderboard, RowsPerPointBestFirstAndTheViewsAgree) {
   EXPECT_EQ(default_test_keys(board), (std::vector<std::string>{"ndcg@10", "hr@10"}));
 
   // The store's views give the same numbers in one SELECT.
-  auto v = store.query("SELECT finished, failed, valid_mean, round(valid_std, 6), test_mean FROM sweep_points"
-                       " WHERE point = 0");
+  auto v = store.query(
+      "SELECT finished, failed, valid_mean, round(valid_std, 6), test_mean FROM sweep_points"
+      " WHERE point = 0");
   ASSERT_EQ(v.rows.size(), 1u);
   EXPECT_EQ(v.rows[0][0].value_or(""), "2");
   EXPECT_EQ(v.rows[0][1].value_or(""), "0");

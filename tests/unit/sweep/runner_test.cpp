@@ -18,9 +18,7 @@ using xrec::test::expect_input_error;
 
 namespace {
 
-Spec lr_spec() {
-  return parse_spec("base: {seed: 1}\ngrid:\n  train.lr: [0.1, 0.01]\nseeds: [1, 2]\n", "s.yaml");
-}
+Spec lr_spec() { return parse_spec("base: {seed: 1}\ngrid:\n  train.lr: [0.1, 0.01]\nseeds: [1, 2]\n", "s.yaml"); }
 
 // A stand-in for the real validator: the "config hash" is the overrides joined; lr 0.5 is invalid.
 struct FakeValidator {

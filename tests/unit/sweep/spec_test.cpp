@@ -41,8 +41,8 @@ TEST(SweepSpec, ParsesEverySectionAndExpandsVariantsTimesGrid) {
   EXPECT_EQ(points[6].label, "noVQ train.lr=1e-3 backbone.type=sasrec");
   std::vector<std::string> o;
   for (auto& x : points[6].overrides) o.push_back(x.str());
-  EXPECT_EQ(o, (std::vector<std::string>{"train.epochs=3", "transfer.type=metarec", "quantizer=null",
-                                         "train.lr=1e-3", "backbone.type=sasrec"}));
+  EXPECT_EQ(o, (std::vector<std::string>{"train.epochs=3", "transfer.type=metarec", "quantizer=null", "train.lr=1e-3",
+                                         "backbone.type=sasrec"}));
   for (size_t i = 0; i < points.size(); ++i) EXPECT_EQ(points[i].index, static_cast<int64_t>(i));
 }
 

@@ -19,8 +19,8 @@ struct LeaderRow {
   int64_t point = 0;
   std::string label;
   int trials = 0, finished = 0, failed = 0, running = 0;
-  Stat valid;                                          // the select metric on validation
-  std::vector<std::pair<std::string, Stat>> test;      // every test metric, by key
+  Stat valid;                                      // the select metric on validation
+  std::vector<std::pair<std::string, Stat>> test;  // every test metric, by key
 };
 
 struct Leaderboard {

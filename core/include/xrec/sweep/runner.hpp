@@ -25,10 +25,10 @@ using Validator = std::function<PointCheck(const Spec& spec, const std::vector<s
 struct Options {
   std::string name;  // sweep name (default: the spec's)
   int jobs = 1;
-  int threads = 0;          // per trial; 0 = spec threads, else max(1, cores / jobs)
-  double timeout_s = 0;     // per trial; 0 = spec timeout, else none
+  int threads = 0;       // per trial; 0 = spec threads, else max(1, cores / jobs)
+  double timeout_s = 0;  // per trial; 0 = spec timeout, else none
   bool retry_failed = false;
-  int max_retries = 3;      // a failed trial is re-run on later invocations until it has this many attempts
+  int max_retries = 3;  // a failed trial is re-run on later invocations until it has this many attempts
   bool only_missing = false;
   std::string db_path;
   std::vector<std::string> plugin_dirs;
@@ -40,7 +40,7 @@ struct TrialPlan {
   TrialRecord record;
   std::vector<std::string> overrides;  // point overrides and the seed, as key=value
   bool run = false;
-  std::string why;                     // why it runs or is skipped
+  std::string why;  // why it runs or is skipped
 };
 
 struct Plan {

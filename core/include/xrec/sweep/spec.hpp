@@ -28,23 +28,23 @@ struct Variant {
 };
 
 struct Spec {
-  std::string name;                        // sweep name ("" = the caller picks one)
-  std::string source;                      // the spec file ("" = command line only)
-  std::string base_path;                   // base config file (relative to the working directory)
-  std::string base_inline;                 // or an inline base config as YAML text
-  std::vector<Override> overrides;         // applied to every point first
-  std::vector<Override> final_overrides;   // command-line key=value: applied last, over the point
+  std::string name;                       // sweep name ("" = the caller picks one)
+  std::string source;                     // the spec file ("" = command line only)
+  std::string base_path;                  // base config file (relative to the working directory)
+  std::string base_inline;                // or an inline base config as YAML text
+  std::vector<Override> overrides;        // applied to every point first
+  std::vector<Override> final_overrides;  // command-line key=value: applied last, over the point
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // key -> YAML values, in order
   std::vector<Variant> variants;
   std::vector<Distribution> random;
   int64_t random_budget = 0;
   uint64_t random_seed = 0;
-  std::vector<int64_t> seeds;              // empty: the config's own seed, one trial per point
-  std::string select_metric;               // "" = the config's train.select_metric
-  std::string select_mode;                 // "", "max" or "min"
-  int64_t threads = 0;                     // per trial; 0 = cores / jobs
-  double timeout_s = 0;                    // per trial; 0 = none
-  std::string text;                        // the spec as written (stored with the sweep)
+  std::vector<int64_t> seeds;  // empty: the config's own seed, one trial per point
+  std::string select_metric;   // "" = the config's train.select_metric
+  std::string select_mode;     // "", "max" or "min"
+  int64_t threads = 0;         // per trial; 0 = cores / jobs
+  double timeout_s = 0;        // per trial; 0 = none
+  std::string text;            // the spec as written (stored with the sweep)
 };
 
 // One point: the overrides that make it, and a readable label.
