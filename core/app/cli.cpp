@@ -72,21 +72,28 @@ int64_t parse_run_id(const std::string& text) {
   return id;
 }
 
+// Columns on screen: UTF-8 continuation bytes take no column (the sweep leaderboard prints "±").
+static size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+
 void print_table(const std::vector<std::string>& columns,
                  const std::vector<std::vector<std::optional<std::string>>>& rows) {
   std::vector<size_t> width(columns.size());
-  for (size_t c = 0; c < columns.size(); ++c) width[c] = columns[c].size();
+  for (size_t c = 0; c < columns.size(); ++c) width[c] = display_width(columns[c]);
   auto cell = [](const std::optional<std::string>& v) { return v ? *v : std::string("NULL"); };
   // Cells are cut at 60 characters to keep rows on screen, except in the last column (paths, errors).
   auto cut = [&](size_t c) { return c + 1 < columns.size() ? size_t{60} : std::string::npos; };
   for (auto& r : rows)
     for (size_t c = 0; c < r.size() && c < width.size(); ++c)
-      width[c] = std::max(width[c], std::min(cell(r[c]).size(), cut(c)));
+      width[c] = std::max(width[c], std::min(display_width(cell(r[c])), cut(c)));
   auto line = [&](auto get) {
     for (size_t c = 0; c < columns.size(); ++c) {
       std::string v = get(c);
       if (v.size() > cut(c)) v = v.substr(0, cut(c) - 3) + "...";
-      std::cout << v << std::string(width[c] - std::min(width[c], v.size()) + (c + 1 < columns.size() ? 2 : 0), ' ');
+      std::cout << v << std::string(width[c] - std::min(width[c], display_width(v)) + (c + 1 < columns.size() ? 2 : 0), ' ');
     }
     std::cout << '\n';
   };

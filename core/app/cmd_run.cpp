@@ -1,4 +1,4 @@
-// xrec run CONFIG [key=value ...] [--check] [--db PATH] [--plugin-path DIR]...
+// xrec run CONFIG [key=value ...] [--check] [--db PATH] [--sweep ID] [--plugin-path DIR]...
 #include <cstdio>
 
 #include "cli.hpp"
@@ -15,7 +15,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     else if (argv[i].rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(argv[i].substr(14));
     else rest.push_back(argv[i]);
   }
-  Args args = parse("run", rest, {"db"}, {"help", "check"});
+  Args args = parse("run", rest, {"db", "sweep"}, {"help", "check"});
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(
         "usage: xrec run CONFIG [key.path=value ...] [--check] [--db PATH] [--plugin-path DIR]...\n"
@@ -36,6 +36,16 @@ int cmd_run(const std::vector<std::string>& argv) {
   req.db_path = db_path(args);
   req.plugin_dirs = plugin_dirs;
   req.check_only = args.flag("check");
+  // --sweep ID: the run is a trial of that sweep (set by `xrec sweep` on the runs it starts).
+  if (auto s = args.option("sweep")) {
+    size_t used = 0;
+    try {
+      req.sweep_id = std::stoll(*s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != s->size() || *req.sweep_id < 1) throw InputError("--sweep: expected a sweep id, got '" + *s + "'");
+  }
   req.command_line = "xrec run";
   for (auto& a : argv) req.command_line += " " + a;
   engine::run_experiment(req);

@@ -18,6 +18,8 @@ commands:
   run CONFIG [key=value ...]   train and evaluate one experiment, recorded in the store
   eval RUN [key=value ...]     re-evaluate a run's checkpoint under another protocol (a new run)
   runs                         list recorded runs
+  sweep SPEC [-j N]            run a sweep (grid, variants, random, seeds) as child runs; resumable
+  sweep list | show ID         recorded sweeps; a sweep's leaderboard (mean ± std over seeds)
   query "SQL"                  query the store (read-only unless --write)
   compare RUN_A RUN_B          paired significance test of two runs (per-case ranks)
   plugins list|inspect NAME    show loaded plugins and their components' parameters
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "run") return xrec::cli::cmd_run(args);
     if (command == "runs") return xrec::cli::cmd_runs(args);
+    if (command == "sweep") return xrec::cli::cmd_sweep(args);
     if (command == "query") return xrec::cli::cmd_query(args);
     if (command == "compare") return xrec::cli::cmd_compare(args);
     if (command == "plugins") return xrec::cli::cmd_plugins(args);

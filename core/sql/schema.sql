@@ -182,3 +182,95 @@ CREATE TABLE case_ranks (
   candidates INTEGER NOT NULL CHECK (candidates > rank),
   PRIMARY KEY (run_id, stage, split, case_index)
 ) WITHOUT ROWID;
+
+-- @migration 3: sweep trials, the sweep driver's liveness, and the views sweep_points and sweep_trials
+-- A sweep (xrec sweep) is found again by its name; its spec, select metric and the driver that runs it
+-- now are recorded. driver_pid/driver_host/heartbeat_at say who holds it: a 'running' sweep whose driver
+-- process is gone (or whose heartbeat is older than two minutes) is taken over by the next `xrec sweep`.
+ALTER TABLE sweeps ADD COLUMN spec_yaml TEXT;
+ALTER TABLE sweeps ADD COLUMN select_metric TEXT;
+ALTER TABLE sweeps ADD COLUMN select_mode TEXT NOT NULL DEFAULT 'max' CHECK (select_mode IN ('max', 'min'));
+ALTER TABLE sweeps ADD COLUMN status TEXT NOT NULL DEFAULT 'finished'
+  CHECK (status IN ('running', 'finished', 'failed', 'interrupted'));
+ALTER TABLE sweeps ADD COLUMN ended_at TEXT;
+ALTER TABLE sweeps ADD COLUMN driver_host TEXT;
+ALTER TABLE sweeps ADD COLUMN driver_pid INTEGER;
+ALTER TABLE sweeps ADD COLUMN heartbeat_at TEXT;
+CREATE INDEX sweeps_by_name ON sweeps (name);
+
+-- One row per trial of a sweep: a point (its overrides) and a seed. trial_key is the sha256 of the
+-- trial's resolved-config hash and of the sha256 of every plugin its components come from, so a changed
+-- config or plugin is a new trial and a finished trial with the same key is skipped on resume.
+-- run_id is the trial's latest run (runs.sweep_id ties every attempt to the sweep); attempts counts them.
+-- pid is the child process of a running trial.
+CREATE TABLE trials (
+  sweep_id    INTEGER NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+  trial_key   TEXT NOT NULL CHECK (length(trial_key) = 64),
+  point       INTEGER NOT NULL CHECK (point >= 0),  -- index of the point in the expanded spec
+  point_label TEXT NOT NULL,  -- 'train.lr=0.001 baseline.type=pop': the point's overrides
+  seed        INTEGER NOT NULL,
+  config_hash TEXT NOT NULL,
+  plugins_sha TEXT NOT NULL,  -- sha256 over the sorted 'name:sha256' of the plugins it uses
+  plugins     TEXT NOT NULL,  -- the same list as text, to name the plugin that changed
+  status      TEXT NOT NULL DEFAULT 'pending'
+              CHECK (status IN ('pending', 'running', 'finished', 'failed', 'interrupted')),
+  run_id      INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+  attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  pid         INTEGER,
+  started_at  TEXT,
+  ended_at    TEXT,
+  error       TEXT,
+  -- 1 when the sweep's latest spec holds this trial; 0 for trials of an earlier spec (a dropped grid
+  -- value, a config or plugin that changed since): kept with their runs, left out of the views.
+  current     INTEGER NOT NULL DEFAULT 1 CHECK (current IN (0, 1)),
+  PRIMARY KEY (sweep_id, trial_key)
+);
+CREATE INDEX trials_by_status ON trials (sweep_id, status);
+
+-- One row per trial of the sweep's latest spec: its point, seed, status and run, with the run's final
+-- select metric on validation and the same key on test.
+CREATE VIEW sweep_trials AS
+SELECT t.sweep_id,
+       s.name AS sweep,
+       t.point,
+       t.point_label,
+       t.seed,
+       t.status,
+       t.attempts,
+       t.run_id,
+       s.select_metric AS metric,
+       (SELECT f.value FROM final_metrics AS f
+        WHERE f.run_id = t.run_id AND f.split = 'valid' AND f.key = s.select_metric) AS valid_value,
+       (SELECT f.value FROM final_metrics AS f
+        WHERE f.run_id = t.run_id AND f.split = 'test' AND f.key = s.select_metric) AS test_value,
+       t.trial_key,
+       t.error
+FROM trials AS t
+JOIN sweeps AS s ON s.id = t.sweep_id
+WHERE t.current = 1;
+
+-- One row per point of a sweep: trials finished / failed, and mean and sample standard deviation over
+-- the finished seeds of the select metric on validation and test (std is NULL below two seeds).
+CREATE VIEW sweep_points AS
+SELECT sweep_id,
+       sweep,
+       min(point) AS point,
+       point_label,
+       metric,
+       count(*) AS trials,
+       sum(status = 'finished') AS finished,
+       sum(status = 'failed') AS failed,
+       avg(CASE WHEN status = 'finished' THEN valid_value END) AS valid_mean,
+       CASE WHEN sum(status = 'finished' AND valid_value IS NOT NULL) > 1 THEN
+         sqrt(max(0.0, (sum(CASE WHEN status = 'finished' THEN valid_value * valid_value END)
+                        - sum(CASE WHEN status = 'finished' THEN valid_value END)
+                          * avg(CASE WHEN status = 'finished' THEN valid_value END))
+                       / (sum(status = 'finished' AND valid_value IS NOT NULL) - 1))) END AS valid_std,
+       avg(CASE WHEN status = 'finished' THEN test_value END) AS test_mean,
+       CASE WHEN sum(status = 'finished' AND test_value IS NOT NULL) > 1 THEN
+         sqrt(max(0.0, (sum(CASE WHEN status = 'finished' THEN test_value * test_value END)
+                        - sum(CASE WHEN status = 'finished' THEN test_value END)
+                          * avg(CASE WHEN status = 'finished' THEN test_value END))
+                       / (sum(status = 'finished' AND test_value IS NOT NULL) - 1))) END AS test_std
+FROM sweep_trials
+GROUP BY sweep_id, point_label;

@@ -14,6 +14,26 @@ struct sqlite3_stmt;
 
 namespace xrec {
 
+// A sweep as the store holds it (`xrec sweep`; core/src/store/sweeps.cpp).
+struct SweepRecord {
+  int64_t id = 0;
+  std::string name, status, created_at, select_metric;
+  bool select_higher_is_better = true;
+};
+
+// One trial of a sweep (table trials): a point's overrides with one seed.
+struct TrialRecord {
+  std::string key;  // sha256(config_hash + plugins_sha): what resume compares
+  int64_t point = 0;
+  std::string point_label;
+  int64_t seed = 0;
+  std::string config_hash, plugins_sha, plugins;
+  std::string status = "pending";  // pending, running, finished, failed, interrupted
+  std::optional<int64_t> run_id;
+  int64_t attempts = 0;
+  std::string error;
+};
+
 struct RunInfo {
   std::string name;
   std::optional<int64_t> sweep_id;
@@ -94,6 +114,28 @@ class Store {
   void finish_run(int64_t run, RunStatus status, const std::string& error = "");
   // Runs still 'running' whose process on this host is gone become 'interrupted'. Returns how many.
   int reconcile_stale_runs();
+
+  // Sweeps (core/src/store/sweeps.cpp). open_sweep finds the sweep called `name` (or creates it) and
+  // makes this process its driver: status 'running', driver pid/host, heartbeat now. A sweep held by a
+  // live driver elsewhere is an InputError; one whose driver vanished is taken over, and its trials left
+  // 'running' become 'interrupted' (so they are re-queued). Returns the sweep id.
+  int64_t open_sweep(const std::string& name, const std::string& spec_yaml, const std::string& base_config_yaml,
+                     const std::string& base_config_hash, const std::string& select_metric, bool higher_is_better);
+  std::optional<SweepRecord> find_sweep(const std::string& name_or_id) const;
+  void sweep_heartbeat(int64_t sweep);
+  void close_sweep(int64_t sweep, RunStatus status);
+  // Trials of a sweep in point, seed order (those of earlier specs included).
+  std::vector<TrialRecord> trials(int64_t sweep) const;
+  // Makes `trials` the sweep's current ones: adds those whose key the sweep lacks (as 'pending') and marks
+  // the others of the sweep as from an earlier spec (trials.current = 0), in one transaction; returns how
+  // many were added.
+  int add_trials(int64_t sweep, const std::vector<TrialRecord>& trials);
+  void trial_started(int64_t sweep, const std::string& key, int64_t pid);
+  void trial_run(int64_t sweep, const std::string& key, int64_t run);
+  void trial_ended(int64_t sweep, const std::string& key, RunStatus status, const std::string& error = "");
+  // Closes a run still 'running' whose process the caller saw end (a crashed sweep trial); false when it
+  // was already closed.
+  bool close_orphan_run(int64_t run, RunStatus status, const std::string& error);
 
   // Runs SQL and returns the table. read_only (default) rejects statements that write.
   QueryResult query(const std::string& sql, bool read_only = true) const;

@@ -1,0 +1,248 @@
+// xrec sweep SPEC|BASE [key=value ...] [--grid key=v1,v2]... [--seeds 1,2,3] [-j N] ...; sweep list; sweep show
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli.hpp"
+#include "xrec/api/errors.hpp"
+#include "xrec/config.hpp"
+#include "xrec/engine/schema.hpp"
+#include "xrec/loader.hpp"
+#include "xrec/registry.hpp"
+#include "xrec/store.hpp"
+#include "xrec/sweep/leaderboard.hpp"
+#include "xrec/sweep/runner.hpp"
+
+namespace xrec::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kSweepUsage =
+    "usage: xrec sweep SPEC.yaml|CONFIG.yaml [key=value ...] [--grid key=v1,v2]... [--seeds 1,2,3]\n"
+    "                  [-j N] [--threads K] [--timeout SECONDS] [--name NAME] [--select METRIC[:max|min]]\n"
+    "                  [--dry-run] [--retry-failed] [--max-retries N] [--only-missing] [--db PATH]\n"
+    "                  [--plugin-path DIR]...\n"
+    "       xrec sweep list [--db PATH]\n"
+    "       xrec sweep show ID|NAME [--metrics all|KEY,...] [--csv | --json] [--db PATH]\n"
+    "  Runs every point of a sweep (a spec file with base:/grid:/variants:/random:/seeds:, or a config plus\n"
+    "  --grid/--seeds) as its own `xrec run` process, N at a time, each point once per seed. Every point is\n"
+    "  validated first. Running the same sweep (--name, default: the spec file's name) again skips finished\n"
+    "  trials, re-runs interrupted and failed ones (failed: up to --max-retries attempts, default 3, or\n"
+    "  always with --retry-failed) and runs new ones; --only-missing runs only trials that never ran.\n"
+    "  -j N: trials at once (default 1); threads per trial default to cores / N. --timeout: per trial.\n"
+    "  See docs/sweeps.md.\n";
+
+// The start-up a sweep validates its points with: plugins loaded once, then Config::load + resolve per
+// trial. Kept in this one place so it can switch to the shared run start-up (engine run parts).
+class PointValidator {
+ public:
+  PointValidator(const sweep::Spec& spec, const std::vector<std::string>& plugin_dirs) : loader_(registry_) {
+    std::vector<std::string> dirs = plugin_dirs;
+    for (auto& d : load(spec, {}).plugin_paths()) dirs.push_back(d);
+    for (auto& d : default_plugin_dirs()) dirs.push_back(d);
+    loader_.load_dirs(dirs);
+    for (auto& p : loader_.problems())
+      std::fprintf(stderr, "xrec sweep: warning: skipped plugin %s: %s\n", p.path.c_str(), p.message.c_str());
+  }
+  sweep::PointCheck operator()(const sweep::Spec& spec, const std::vector<std::string>& overrides) const {
+    ResolvedConfig resolved = load(spec, overrides).resolve(registry_, engine::run_schema());
+    sweep::PointCheck check;
+    check.config_hash = resolved.hash;
+    for (const auto& c : resolved.components)
+      if (const LoadedPlugin* p = loader_.provider(c.kind, c.type)) check.plugins.emplace_back(p->name, p->sha256);
+    check.select_metric = resolved.section("train").str("select_metric");
+    return check;
+  }
+
+ private:
+  static Config load(const sweep::Spec& spec, const std::vector<std::string>& overrides) {
+    if (!spec.base_inline.empty()) return Config::parse(spec.base_inline, spec.source + " (base:)", overrides);
+    return Config::load(spec.base_path, overrides);
+  }
+  Registry registry_;
+  PluginLoader loader_;
+};
+
+int sweep_list(const Args& args) {
+  Store store(db_path(args), true);
+  auto r = store.query(
+      "SELECT s.id, s.name, s.status, s.created_at AS created, s.select_metric AS metric,"
+      " count(t.trial_key) AS trials, sum(t.status = 'finished') AS finished, sum(t.status = 'failed') AS failed,"
+      " sum(t.status IN ('pending', 'interrupted')) AS open FROM sweeps AS s LEFT JOIN trials AS t"
+      " ON t.sweep_id = s.id GROUP BY s.id ORDER BY s.id");
+  if (r.rows.empty()) {
+    std::printf("no sweeps in %s\n", store.path().c_str());
+    return 0;
+  }
+  print_table(r.columns, r.rows);
+  return 0;
+}
+
+int sweep_show(const Args& args) {
+  if (args.positional.size() != 2) throw InputError("sweep show: expected one sweep id or name (xrec sweep list)");
+  Store store(db_path(args), true);
+  auto sweep = store.find_sweep(args.positional[1]);
+  if (!sweep)
+    throw InputError("sweep show: no sweep '" + args.positional[1] + "' in " + store.path() + " (xrec sweep list)");
+  sweep::Leaderboard board = sweep::leaderboard(store, *sweep);
+  if (args.flag("csv") && args.flag("json")) throw InputError("sweep show: --csv and --json exclude each other");
+  if (args.flag("csv")) {
+    std::cout << to_csv(sweep::leaderboard_table(board, false));
+    return 0;
+  }
+  if (args.flag("json")) {
+    std::cout << to_json(sweep::leaderboard_table(board, false));
+    return 0;
+  }
+  std::printf("sweep %lld '%s' (%s), select %s (%s) on validation; mean ± std over seeds\n",
+              static_cast<long long>(sweep->id), sweep->name.c_str(), sweep->status.c_str(),
+              sweep->select_metric.c_str(), sweep->select_higher_is_better ? "max" : "min");
+  std::vector<std::string> keys = sweep::default_test_keys(board);
+  if (auto m = args.option("metrics")) keys = *m == "all" ? std::vector<std::string>{} : sweep::split_values(*m);
+  auto table = sweep::leaderboard_table(board, true, keys);
+  print_table(table.columns, table.rows);
+  return 0;
+}
+
+int to_int(const std::string& option, const std::string& v, int low) {
+  size_t used = 0;
+  int n = 0;
+  try {
+    n = std::stoi(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (v.empty() || used != v.size() || n < low)
+    throw InputError(option + ": expected an integer >= " + std::to_string(low) + ", got '" + v + "'");
+  return n;
+}
+
+}  // namespace
+
+int cmd_sweep(const std::vector<std::string>& argv) {
+  // Repeatable options and -j first; the generic parser keeps the last value.
+  std::vector<std::string> rest, plugin_dirs, grids;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    auto value = [&](const std::string& name) {
+      if (i + 1 >= argv.size()) throw InputError(name + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--plugin-path")
+      plugin_dirs.push_back(value(a));
+    else if (a.rfind("--plugin-path=", 0) == 0)
+      plugin_dirs.push_back(a.substr(14));
+    else if (a == "--grid")
+      grids.push_back(value(a));
+    else if (a.rfind("--grid=", 0) == 0)
+      grids.push_back(a.substr(7));
+    else if (a == "-j")
+      rest.push_back("--jobs=" + value(a));
+    else if (a.rfind("-j", 0) == 0 && a.size() > 2 && a[2] != '-')
+      rest.push_back("--jobs=" + a.substr(2));
+    else
+      rest.push_back(a);
+  }
+  Args args =
+      parse("sweep", rest, {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics"},
+            {"help", "dry-run", "retry-failed", "only-missing", "csv", "json"});
+  if (args.flag("help") || args.positional.empty()) {
+    std::fputs(kSweepUsage, args.flag("help") ? stdout : stderr);
+    return args.flag("help") ? 0 : 2;
+  }
+  if (args.positional[0] == "list") return sweep_list(args);
+  if (args.positional[0] == "show") return sweep_show(args);
+
+  const std::string& first = args.positional[0];
+  std::error_code ec;
+  if (!fs::is_regular_file(first, ec)) throw InputError("sweep: no spec or config file at " + first);
+  sweep::Spec spec;
+  if (sweep::is_spec_file(first)) {
+    spec = sweep::load_spec(first);
+  } else {
+    spec.base_path = first;
+    spec.name = fs::path(first).stem().string();
+    spec.source = "<command line>";
+  }
+  std::string cli_text;
+  for (auto& a : argv) cli_text += (cli_text.empty() ? "" : " ") + a;
+  if (spec.text.empty()) spec.text = "# xrec sweep " + cli_text + "\n";
+  for (size_t i = 1; i < args.positional.size(); ++i)
+    spec.final_overrides.push_back(sweep::parse_override(args.positional[i], "sweep"));
+  for (auto& g : grids) sweep::add_grid_arg(spec, g);
+  if (auto s = args.option("seeds")) sweep::set_seeds_arg(spec, *s);
+  if (auto s = args.option("select")) {
+    const size_t colon = s->find(':');
+    spec.select_metric = s->substr(0, colon);
+    if (colon != std::string::npos) spec.select_mode = s->substr(colon + 1);
+    if (spec.select_metric.empty() ||
+        (colon != std::string::npos && spec.select_mode != "max" && spec.select_mode != "min"))
+      throw InputError("--select " + *s + ": expected METRIC or METRIC:max / METRIC:min");
+  }
+  if (!args.positional.empty() && spec.text.rfind("# xrec sweep", 0) != 0)
+    spec.text += "\n# command line: " + cli_text + "\n";
+
+  sweep::Options opt;
+  opt.name = args.option("name").value_or(spec.name);
+  opt.jobs = args.option("jobs") ? to_int("-j", *args.option("jobs"), 1) : 1;
+  opt.threads = args.option("threads") ? to_int("--threads", *args.option("threads"), 1) : 0;
+  if (auto t = args.option("timeout")) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(*t, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != t->size() || !(v > 0)) throw InputError("--timeout: expected seconds > 0, got '" + *t + "'");
+    opt.timeout_s = v;
+  }
+  opt.retry_failed = args.flag("retry-failed");
+  opt.only_missing = args.flag("only-missing");
+  if (auto m = args.option("max-retries")) opt.max_retries = to_int("--max-retries", *m, 1);
+  opt.db_path = db_path(args);
+  opt.plugin_dirs = plugin_dirs;
+  opt.xrec_binary = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec || opt.xrec_binary.empty()) throw Error("sweep: cannot find the xrec executable (/proc/self/exe)");
+  opt.progress_tty = isatty(STDOUT_FILENO) != 0;
+
+  // 1. Validate every trial (nothing is written before this passes).
+  PointValidator validator(spec, plugin_dirs);
+  // Planning reads the store without writing it (a bad spec or point leaves no file behind); a store
+  // older than the sweep tables holds no trials.
+  std::unique_ptr<Store> existing;
+  if (fs::exists(opt.db_path, ec)) {
+    existing = std::make_unique<Store>(opt.db_path, true);
+    if (existing->schema_version() < Store::latest_schema_version()) existing.reset();
+  }
+  sweep::Plan plan = sweep::make_plan(
+      spec, [&](const sweep::Spec& s, const std::vector<std::string>& o) { return validator(s, o); }, existing.get(),
+      opt);
+  existing.reset();
+  for (auto& note : plan.notes) std::printf("note: %s\n", note.c_str());
+
+  if (args.flag("dry-run")) {
+    std::printf("sweep '%s': %zu point(s) x %zu seed(s) = %zu trial(s); %d to run; select %s (%s) on validation\n",
+                opt.name.c_str(), plan.points.size(), std::max<size_t>(1, spec.seeds.size()), plan.trials.size(),
+                plan.to_run(), plan.select_metric.c_str(), plan.higher_is_better ? "max" : "min");
+    std::vector<std::string> columns{"point", "overrides", "seed", "key", "action"};
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    for (const auto& t : plan.trials)
+      rows.push_back({std::to_string(t.record.point), t.record.point_label,
+                      t.record.seed >= 0 ? std::to_string(t.record.seed) : std::string("(config)"),
+                      t.record.key.substr(0, 12), std::string(t.run ? "run: " : "skip: ") + t.why});
+    print_table(columns, rows);
+    return 0;
+  }
+  Store store(opt.db_path);
+  sweep::Summary summary = sweep::execute(plan, store, opt);
+  if (summary.stopped) throw Interrupted("sweep '" + opt.name + "' stopped; run the same command again to resume");
+  return summary.failed > 0 ? 1 : 0;
+}
+
+}  // namespace xrec::cli

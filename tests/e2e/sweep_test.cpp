@@ -1,0 +1,201 @@
+// `xrec sweep` end to end: real child `xrec run` processes on a small fixture dataset, with the fixture
+// transfer strategy `fault` (tests/fixtures/plugins/fault.cpp) crashing, hanging or sleeping on request.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace xrec::test;
+
+namespace {
+
+const std::string kFaultPlugins = std::string(XREC_TEST_FIXTURE_PLUGINS) + "/fault";
+
+std::string write_base(const TempDir& dir) {
+  const std::string data = dir.write("successor.txt", successor_dataset(60, 30, 10));
+  return dir.write("base.yaml", R"(name: sweep-e2e
+seed: 7
+threads: 1
+device: cpu
+data:
+  target:
+    type: user_sequences
+    path: )" + data + R"(
+backbone:
+  type: sasrec
+  hidden: 8
+  layers: 1
+  heads: 1
+  max_len: 6
+transfer:
+  type: fault
+  mode: ok
+train:
+  epochs: 1
+  batch_size: 16
+eval:
+  protocol: full
+  ks: [5, 10]
+)");
+}
+
+Result sweep(const std::string& args) { return xrec_cmd("sweep " + args + " --plugin-path " + kFaultPlugins); }
+
+std::string count(const std::string& db, const std::string& sql) { return one_value(db, sql); }
+
+// Polls `sql` (a single value) until it is non-empty and not "0", up to `seconds`.
+std::string wait_for(const std::string& db, const std::string& sql, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (fs::exists(db)) {
+      try {
+        std::string v = one_value(db, sql);
+        if (!v.empty() && v != "0") return v;
+      } catch (const std::exception&) {
+        // the store is being created
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(SweepE2E, CrashKillAndHangFailOnlyTheirTrialsAndAResumeRedoesOnlyThem) {
+  TempDir dir("sweep-faults");
+  write_base(dir);
+  const std::string spec = dir.write("faults.yaml", R"(base: base.yaml
+overrides: {transfer.seconds: 120}
+grid:
+  transfer.mode: [ok, segv, hang, sleep]
+)");
+  const std::string db = dir.file("store/xrec.db");
+  auto running = std::async(std::launch::async, [&] { return sweep(spec + " -j 4 --timeout 25 --db " + db); });
+  // SIGKILL the sleeping trial once its run exists (an out-of-memory kill looks the same).
+  const std::string pid = wait_for(
+      db,
+      "SELECT pid FROM trials WHERE point_label = 'transfer.mode=sleep' AND status = 'running' AND run_id IS NOT NULL",
+      60);
+  ASSERT_FALSE(pid.empty()) << "the sleep trial never started";
+  ASSERT_EQ(kill(static_cast<pid_t>(std::stol(pid)), SIGKILL), 0);
+  Result r = running.get();
+  EXPECT_EQ(r.code, 1) << r.output;  // some trials failed; the sweep went on
+  auto status = [&](const std::string& mode, const std::string& table_status) {
+    return count(db, "SELECT " + table_status +
+                         " FROM trials t LEFT JOIN runs r ON r.id = t.run_id"
+                         " WHERE t.point_label = 'transfer.mode=" +
+                         mode + "'");
+  };
+  EXPECT_EQ(status("ok", "t.status || '/' || r.status"), "finished/finished") << r.output;
+  EXPECT_EQ(status("segv", "t.status || '/' || r.status"), "failed/failed") << r.output;
+  EXPECT_EQ(status("hang", "t.status || '/' || r.status"), "failed/failed") << r.output;
+  EXPECT_EQ(status("sleep", "t.status || '/' || r.status"), "failed/failed") << r.output;
+  EXPECT_NE(status("segv", "r.error").find("signal 11 (SIGSEGV)"), std::string::npos);
+  EXPECT_NE(status("segv", "r.error").find("log tail"), std::string::npos);
+  EXPECT_NE(status("hang", "r.error").find("timed out after 25.0s"), std::string::npos);
+  EXPECT_NE(status("sleep", "r.error").find("signal 9 (SIGKILL)"), std::string::npos);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'running'"), "0");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE sweep_id IS NOT NULL"), "4");
+  EXPECT_EQ(count(db, "SELECT status FROM sweeps"), "finished");
+
+  // Running it again re-does exactly the three failed trials.
+  Result plan = sweep(spec + " --dry-run --db " + db);
+  ASSERT_EQ(plan.code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("4 trial(s); 3 to run"), std::string::npos) << plan.output;
+  Result again = sweep(spec + " -j 3 --timeout 4 --db " + db);
+  EXPECT_EQ(again.code, 1) << again.output;
+  EXPECT_NE(again.output.find("1 skipped"), std::string::npos) << again.output;
+  EXPECT_EQ(count(db, "SELECT group_concat(attempts, ',') FROM (SELECT attempts FROM trials ORDER BY point)"),
+            "1,2,2,2");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), "7");
+}
+
+TEST(SweepE2E, EightConcurrentTrialsLoseNoRow) {
+  TempDir dir("sweep-eight");
+  write_base(dir);
+  const std::string db = dir.file("xrec.db");
+  Result r = sweep(dir.file("base.yaml") + " --seeds 1,2,3,4,5,6,7,8 -j 8 --name eight --db " + db);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND sweep_id = 1"), "8");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM trials WHERE status = 'finished' AND run_id IS NOT NULL"), "8");
+  EXPECT_EQ(count(db, "SELECT count(DISTINCT seed) FROM runs"), "8");
+  // Every run has the same number of params, metric rows and final metrics as every other (none lost).
+  for (const char* table : {"params", "metrics", "final_metrics", "plugins"}) {
+    const std::string per_run = std::string("SELECT count(*) AS n FROM ") + table + " GROUP BY run_id";
+    EXPECT_EQ(count(db, "SELECT count(*) FROM (" + per_run + ")"), "8") << table;
+    EXPECT_EQ(count(db, "SELECT count(DISTINCT n) FROM (" + per_run + ")"), "1") << table;
+    EXPECT_NE(count(db, "SELECT min(n) FROM (" + per_run + ")"), "0") << table;
+  }
+  EXPECT_EQ(count(db, "SELECT count(*) FROM params WHERE key = 'seed'"), "8");
+  EXPECT_EQ(count(db, "SELECT trials || '/' || finished FROM sweep_points"), "8/8");
+  Result show = xrec_cmd("sweep show eight --db " + db);
+  ASSERT_EQ(show.code, 0) << show.output;
+  EXPECT_NE(show.output.find(" ± "), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("8/8"), std::string::npos) << show.output;
+  Result json = xrec_cmd("sweep show 1 --json --db " + db);
+  EXPECT_NE(json.output.find("\"valid_ndcg@10_mean\": "), std::string::npos) << json.output;
+  Result list = xrec_cmd("sweep list --db " + db);
+  EXPECT_NE(list.output.find("eight"), std::string::npos) << list.output;
+}
+
+TEST(SweepE2E, CtrlCInterruptsTrialsAndTheSweepAndAResumeFinishesThem) {
+  TempDir dir("sweep-int");
+  write_base(dir);
+  const std::string spec = dir.write("slow.yaml",
+                                     "base: base.yaml\noverrides: {transfer.mode: sleep, transfer.seconds: 6}\n"
+                                     "seeds: [1, 2, 3]\n");
+  const std::string db = dir.file("xrec.db");
+  const std::string cmd = "cd '" + dir.root() + "' && XREC_PLUGIN_PATH='" + XREC_TEST_PLUGIN_DIR + "' exec '" +
+                          XREC_TEST_XREC_BIN + "' sweep " + spec + " -j 2 --db " + db + " --plugin-path " +
+                          kFaultPlugins + " > sweep.out 2>&1";
+  pid_t driver = fork();
+  if (driver == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_FALSE(
+      wait_for(db, "SELECT count(*) = 2 FROM trials WHERE status = 'running' AND run_id IS NOT NULL", 60).empty());
+  kill(driver, SIGINT);
+  int ws = 0;
+  waitpid(driver, &ws, 0);
+  EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 130);
+  EXPECT_EQ(count(db, "SELECT status FROM sweeps"), "interrupted");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM trials WHERE status = 'interrupted'"), "2");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM trials WHERE status = 'pending'"), "1");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), "2");
+  Result resumed = sweep(spec + " -j 3 --db " + db);
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM trials WHERE status = 'finished'"), "3");
+  EXPECT_EQ(count(db, "SELECT status FROM sweeps"), "finished");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM sweeps"), "1");  // the same sweep, resumed
+}
+
+TEST(SweepE2E, BadSpecsAndBadPointsStopBeforeAnythingRuns) {
+  TempDir dir("sweep-bad");
+  write_base(dir);
+  const std::string db = dir.file("xrec.db");
+  const std::string seeds = dir.write("seeds.yaml", "base: base.yaml\nseeds: [1, two]\n");
+  Result r = sweep(seeds + " --db " + db);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("seeds.yaml:2:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'two' is not an integer"), std::string::npos) << r.output;
+  const std::string point = dir.write("point.yaml", "base: base.yaml\ngrid:\n  transfer.mode: [ok, explode]\n");
+  r = sweep(point + " --db " + db);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("point 1 (transfer.mode=explode)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("transfer.mode"), std::string::npos) << r.output;
+  r = sweep(dir.file("base.yaml") + " --grid train.lr=0.1,-1 --db " + db);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("point 1 (train.lr=-1)"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(db)) << "nothing may be written for a bad sweep";
+  // --dry-run lists the trials and writes nothing either.
+  r = sweep(dir.file("base.yaml") + " --grid train.lr=0.1,0.01 --seeds 1,2 --dry-run --db " + db);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 point(s) x 2 seed(s) = 4 trial(s); 4 to run"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(db));
+}
