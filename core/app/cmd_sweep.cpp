@@ -10,6 +10,7 @@
 #include "xrec/api/errors.hpp"
 #include "xrec/config.hpp"
 #include "xrec/engine/schema.hpp"
+#include "xrec/engine/startup.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
 #include "xrec/store.hpp"
@@ -51,6 +52,7 @@ class PointValidator {
   }
   sweep::PointCheck operator()(const sweep::Spec& spec, const std::vector<std::string>& overrides) const {
     ResolvedConfig resolved = load(spec, overrides).resolve(registry_, engine::run_schema());
+    engine::check_run_config(resolved);  // the same host checks as `xrec run` (method, select metric, threads)
     sweep::PointCheck check;
     check.config_hash = resolved.hash;
     for (const auto& c : resolved.components)
