@@ -78,7 +78,9 @@ void print_results(const TransferResult& r, const std::string& select_metric) {
 void check_select_metric(const ResolvedConfig& c) {
   const std::string m = c.section("train").str("select_metric");
   const auto& ks = c.section("eval").int_list("ks");
-  const std::vector<std::string> computed = ranking_metric_names(ks);
+  std::vector<std::string> computed = ranking_metric_names(ks);
+  // Pointwise protocols (cold start) validate on these; a stage whose validator lacks the metric fails clearly.
+  for (const char* p : {"gauc", "logloss"}) computed.push_back(p);
   if (std::find(computed.begin(), computed.end(), m) != computed.end()) return;
   std::string list;
   for (auto& x : computed) list += (list.empty() ? "" : ", ") + x;
@@ -147,6 +149,7 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   info.torch_version = XREC_TORCH_VERSION;
   info.command = req.command_line;
   info.select_metric = train.str("select_metric");
+  info.select_higher_is_better = metric_direction(info.select_metric) == MetricDirection::Higher;
   const int64_t run = store.begin_run(info, resolved.flat);
   RunScope scope(store, run);
   ExperimentOutcome out;
