@@ -107,6 +107,33 @@ Batch TrainBatches::make(const std::vector<int64_t>& idx) {
   return batch;
 }
 
+namespace {
+constexpr uint64_t kFnvOffset = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
+void fnv(uint64_t& h, const void* data, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
+}
+}  // namespace
+
+std::string task_identity(const Task& task) {
+  uint64_t h = kFnvOffset;
+  for (const auto& s : task.train) {
+    const uint64_t n = s.size();
+    fnv(h, &n, sizeof n);
+    fnv(h, s.data(), s.size() * sizeof(int64_t));
+  }
+  return task.role + '\0' + task.name + '\0' + std::to_string(task.train.size()) + ':' + std::to_string(h);
+}
+
+uint64_t batch_seed(uint64_t run_seed, const Task& task) {
+  const uint64_t base = run_seed * 7919 + 1;
+  if (task.role == "target") return base;
+  uint64_t h = kFnvOffset;
+  const std::string key = task.role + "/" + task.name;
+  fnv(h, key.data(), key.size());
+  return base + h;
+}
+
 torch::Tensor pack_histories(const std::vector<const std::vector<int64_t>*>& histories, int64_t max_len) {
   const int64_t B = static_cast<int64_t>(histories.size());
   int64_t longest = 1;

@@ -69,6 +69,7 @@ RunInfo run_info(const ResolvedConfig& resolved, const std::string& device, int 
   info.torch_version = XREC_TORCH_VERSION;
   info.command = command;
   info.select_metric = resolved.section("train").str("select_metric");
+  info.select_higher_is_better = metric_direction(info.select_metric) == MetricDirection::Higher;
   return info;
 }
 

@@ -4,12 +4,14 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "xrec/api/errors.hpp"
 #include "xrec/engine/cold_start.hpp"
 #include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/pointwise.hpp"
 #include "xrec/engine/runtime.hpp"
+#include "xrec/engine/schema.hpp"
 #include "xrec/engine/sequence_model.hpp"
 #include "xrec/engine/trainer.hpp"
 
@@ -18,18 +20,50 @@ namespace fs = std::filesystem;
 namespace xrec::engine {
 
 namespace {
-TrainOptions train_options(const Params& t) {
-  TrainOptions o;
-  o.epochs = t.integer("epochs");
-  o.lr = t.real("lr");
-  o.weight_decay = t.real("weight_decay");
-  o.grad_clip = t.real("grad_clip");
-  o.patience = t.integer("patience");
-  o.eval_every = t.integer("eval_every");
-  o.select_metric = t.str("select_metric");
-  return o;
+// A config value wins over the spec's when it differs from the schema default (the config layer does not
+// say whether a key was written, so a value equal to the default counts as unset: docs/adr/0004-stages.md).
+struct Resolver {
+  const Params& config;
+  Params defaults;
+  template <class T, class Get>
+  T pick(const std::string& key, const std::optional<T>& spec, Get get) const {
+    if (!spec || !(config.at(key) == defaults.at(key))) return get(config, key);
+    return *spec;
+  }
+};
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
 }
 
+ParamGroup parse_group(const std::string& text, const std::string& stage) {
+  const auto eq = text.rfind('=');
+  auto bad = [&](const std::string& why) {
+    return InputError("stages." + stage + ".groups: '" + text + "' " + why +
+                      " (expected 'pattern=lr' or 'pattern=lr:weight_decay', e.g. 'items.*=1e-4')");
+  };
+  if (eq == std::string::npos || eq == 0) throw bad("has no pattern=");
+  ParamGroup g;
+  g.pattern = text.substr(0, eq);
+  const std::string rest = text.substr(eq + 1);
+  const auto colon = rest.find(':');
+  try {
+    size_t used = 0;
+    const std::string lr = rest.substr(0, colon);
+    g.lr = std::stod(lr, &used);
+    if (used != lr.size() || *g.lr < 0) throw bad("has an invalid learning rate");
+    if (colon != std::string::npos) {
+      const std::string wd = rest.substr(colon + 1);
+      g.weight_decay = std::stod(wd, &used);
+      if (used != wd.size() || *g.weight_decay < 0) throw bad("has an invalid weight decay");
+    }
+  } catch (const std::logic_error&) {
+    throw bad("has a value that is not a number");
+  }
+  return g;
+}
 }  // namespace
 
 RunContext::RunContext(const Registry& registry, const ResolvedConfig& config, Store& store, int64_t run,
@@ -70,26 +104,82 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
   return model;
 }
 
-TrainResult RunContext::train(SequenceModel& model, int64_t domain, const Task& task, const std::string& stage) {
+TrainOptions RunContext::stage_options(const StageSpec& spec) const {
+  const Params config = config_.stage(spec.name);
+  Resolver r{config, Params::defaults(run_schema().sections.at("train"))};
+  auto integer = [](const Params& p, const std::string& k) { return p.integer(k); };
+  auto real = [](const Params& p, const std::string& k) { return p.real(k); };
+  auto str = [](const Params& p, const std::string& k) { return p.str(k); };
+  auto list = [](const Params& p, const std::string& k) { return p.str_list(k); };
+  TrainOptions o;
+  o.epochs = r.pick("epochs", spec.epochs, integer);
+  o.steps = r.pick("steps", spec.steps, integer);
+  o.optimizer = r.pick("optimizer", spec.optimizer, str);
+  o.lr = r.pick("lr", spec.lr, real);
+  o.weight_decay = r.pick("weight_decay", spec.weight_decay, real);
+  o.momentum = r.pick("momentum", spec.momentum, real);
+  o.grad_clip = r.pick("grad_clip", spec.grad_clip, real);
+  o.freeze = r.pick("freeze", spec.freeze, list);
+  o.reinit = r.pick("reinit", spec.reinit, list);
+  o.mix = r.pick("mix", spec.mix, str);
+  o.patience = r.pick("patience", spec.patience, integer);
+  o.eval_every = r.pick("eval_every", spec.eval_every, integer);
+  o.select_metric = r.pick("select_metric", spec.select_metric, str);
+  // Config groups come first (first match wins), then the spec's.
+  for (auto& text : config.str_list("groups")) o.groups.push_back(parse_group(text, spec.name));
+  o.groups.insert(o.groups.end(), spec.groups.begin(), spec.groups.end());
+  o.mix_seed = plugin_.seed * 7919 + 2;
+  if (spec.loss && *spec.loss != train_.str("loss"))
+    throw InputError("stage '" + spec.name + "' asks for loss " + *spec.loss + ", but the model was made with train.loss " +
+                     train_.str("loss") + " (the loss is fixed when the model is made)");
+  return o;
+}
+
+TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
+  if (spec.domains.empty()) throw InputError("stage '" + spec.name + "' names no domain to train on");
+  const TrainOptions o = stage_options(spec);
+  std::vector<TrainDomain> domains;
+  for (auto& d : spec.domains) {
+    if (!d.task) throw InputError("stage '" + spec.name + "': a training domain has no task");
+    if (d.model_domain < 0 || d.model_domain >= model.num_domains())
+      throw InputError("stage '" + spec.name + "': model domain " + std::to_string(d.model_domain) +
+                       " does not exist (the model has " + std::to_string(model.num_domains()) + ")");
+    domains.push_back({d.model_domain, &batches(*d.task), d.weight});
+  }
+  const int64_t valid_domain = spec.valid_domain.value_or(spec.domains.front().model_domain);
+  const Task& valid_task = spec.valid_task ? *spec.valid_task : *spec.domains.front().task;
   TrainHooks hooks;
-  hooks.validate = [&](SequenceModel& m) { return score_cases(m, domain, task.valid); };
+  hooks.validate = [&](SequenceModel& m) { return score_cases(m, valid_domain, valid_task.valid, FastWeights()); };
   hooks.record = [&](const std::string& split, const std::string& key, int64_t step, double v) {
-    store_.log_metric(run_, stage, split, key, step, v);
+    store_.log_metric(run_, spec.name, split, key, step, v);
   };
   hooks.check_interrupted = [] { engine::check_interrupted(); };
   hooks.log = plugin_.log;
   hooks.device = device_;
-  TrainResult r = train_model(model, domain, stage, batches(task), train_options(train_), hooks);
-  if (config_.section("").flag("save_checkpoint") && !plugin_.run_dir.empty()) save(model, stage);
+  TrainResult r = train_stage(model, spec.name, domains, o, hooks);
+  const bool checkpoint = Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+      "checkpoint", spec.checkpoint, [](const Params& p, const std::string& k) { return p.flag(k); });
+  if (checkpoint) save_checkpoint(model, spec.name);
   return r;
 }
 
+TrainResult RunContext::train(SequenceModel& model, int64_t domain, const Task& task, const std::string& stage) {
+  StageSpec spec;
+  spec.name = stage;
+  spec.domains = {StageDomain{domain, &task, 1}};
+  return run_stage(model, spec);
+}
+
 MetricMap RunContext::evaluate(SequenceModel& model, int64_t domain, const Task& task, Split split,
-                               const std::string& stage) {
+                               const std::string& stage, const FastWeights& w) {
   const auto& cases = split == Split::Valid ? task.valid : task.test;
   model.eval();
-  return report(cases, rank_targets(cases, model_scores(model, domain), eval_options(model.backbone().max_len())),
+  return report(cases, rank_targets(cases, model_scores(model, domain, w), eval_options(model.backbone().max_len())),
                 stage, to_string(split));
+}
+
+MetricMap RunContext::validate(SequenceModel& model, int64_t domain, const Task& task, const FastWeights& w) {
+  return score_cases(model, domain, task.valid, w);
 }
 
 MetricMap RunContext::report(const std::vector<EvalCase>& cases, const std::vector<Ranking>& ranks,
@@ -128,20 +218,25 @@ PluginContext RunContext::component_context(const std::string& name) const {
   return c;
 }
 
-ScoreFn RunContext::model_scores(SequenceModel& model, int64_t domain) {
-  return [&model, domain, this](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
-    return model.score_next(domain, inputs.to(device_));
+ScoreFn RunContext::model_scores(SequenceModel& model, int64_t domain, const FastWeights& w) {
+  return [&model, domain, &w, this](const torch::Tensor& inputs, const std::vector<const EvalCase*>&) {
+    torch::NoGradGuard no_grad;  // scores only: no graph through the fast weights
+    return model.score_next(domain, inputs.to(device_), w);
   };
 }
 
-MetricMap RunContext::score_cases(SequenceModel& model, int64_t domain, const std::vector<EvalCase>& cases) {
+MetricMap RunContext::score_cases(SequenceModel& model, int64_t domain, const std::vector<EvalCase>& cases,
+                                  const FastWeights& w) {
   model.eval();
-  return evaluate_cases(cases, model_scores(model, domain), eval_options(model.backbone().max_len()));
+  return evaluate_cases(cases, model_scores(model, domain, w), eval_options(model.backbone().max_len()));
 }
 
 TrainBatches& RunContext::batches(const Task& task) {
   if (max_len_ <= 0) throw Error("batches are shaped by the model: call make_model() before train() or sample_batch()");
-  auto it = batchers_.find(&task);
+  const bool owned = &task == &target_ || (!sources_.empty() && &task >= &sources_.front() && &task <= &sources_.back());
+  // Owned tasks are fixed for the run: their role and name identify them without hashing their data.
+  const std::string key = owned ? task.role + '\0' + task.name : task_identity(task);
+  auto it = batchers_.find(key);
   if (it == batchers_.end()) {
     BatchOptions o;
     o.max_len = max_len_;
@@ -151,18 +246,43 @@ TrainBatches& RunContext::batches(const Task& task) {
     o.samples = samples == "prefix"   ? BatchOptions::Samples::Prefix
                 : samples == "window" ? BatchOptions::Samples::Window
                                       : BatchOptions::Samples::Sequence;
-    const uint64_t seed = plugin_.seed * 7919 + batchers_.size() + 1;
-    it = batchers_.emplace(&task, std::make_unique<TrainBatches>(task, o, seed)).first;
+    Batcher b;
+    if (!owned) b.copy = std::make_unique<Task>(task);
+    b.batches = std::make_unique<TrainBatches>(owned ? task : *b.copy, o, batch_seed(plugin_.seed, task));
+    it = batchers_.emplace(key, std::move(b)).first;
   }
-  return *it->second;
+  return *it->second.batches;
 }
 
-void RunContext::save(SequenceModel& model, const std::string& stage) {
+std::string RunContext::save_checkpoint(SequenceModel& model, const std::string& stage) {
+  if (!config_.section("").flag("save_checkpoint") || plugin_.run_dir.empty()) return "";
   const auto path = (fs::path(plugin_.run_dir) / (stage + "-best.pt")).string();
   torch::serialize::OutputArchive archive;
   model.save(archive);
   archive.save_to(path);
   store_.add_artifact(run_, "checkpoint", path, static_cast<int64_t>(fs::file_size(path)));
+  return path;
+}
+
+void RunContext::load_checkpoint(SequenceModel& model, const std::string& path) {
+  if (!fs::exists(path)) throw InputError("checkpoint " + path + " does not exist");
+  // Module::load replaces tensors whatever their shape: compare against the model's own shapes.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (auto& p : model.named_parameters()) shapes.emplace_back(p.key(), p.value().sizes().vec());
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, device_);
+    model.load(archive);
+  } catch (const c10::Error& e) {
+    throw InputError("checkpoint " + path + " does not fit this model: " + e.what_without_backtrace());
+  }
+  const auto named = model.named_parameters();
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const auto now = named[shapes[i].first].sizes().vec();
+    if (now != shapes[i].second)
+      throw InputError("checkpoint " + path + ": parameter " + shapes[i].first + " has shape " + shape_text(now) +
+                       ", the model expects " + shape_text(shapes[i].second));
+  }
 }
 
 // ---- user cold start -------------------------------------------------------------------------------------

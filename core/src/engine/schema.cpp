@@ -39,8 +39,27 @@ ConfigSchema build() {
   s.sections["train"] = {
       integer("epochs", 200, "Maximum training epochs").at_least(1),
       integer("batch_size", 256, "Training sequences per batch").at_least(1),
-      real("lr", 1e-3, "Adam learning rate").at_least(0),
-      real("weight_decay", 0.0, "Adam L2 weight decay").at_least(0),
+      integer("steps", 0, "A budget of optimizer steps instead of epochs (validation still every eval_every epochs); 0 = "
+                          "use epochs").at_least(0),
+      string("optimizer", "adam", "adam, adamw (decoupled weight decay) or sgd (with momentum)")
+          .one_of({"adam", "adamw", "sgd"}),
+      real("lr", 1e-3, "Learning rate").at_least(0),
+      real("weight_decay", 0.0, "Weight decay (L2 for adam and sgd, decoupled for adamw)").at_least(0),
+      real("momentum", 0.0, "SGD momentum").at_least(0),
+      string_list("freeze", {},
+                  "Glob patterns (* ?) on parameter names (e.g. 'backbone.*'): those parameters are frozen, never given "
+                  "to the optimizer"),
+      string_list("reinit", {},
+                  "Glob patterns on parameter names re-initialised before the stage (matrices Xavier normal, norm "
+                  "weights 1, other vectors 0)"),
+      string_list("groups", {},
+                  "Parameter groups 'pattern=lr' or 'pattern=lr:weight_decay' (first match wins; e.g. "
+                  "'items.*=1e-4')"),
+      string("mix", "proportional",
+             "Interleaving of several training domains: proportional (every batch once per epoch), uniform (each "
+             "domain equally often), round_robin (in turn), weighted (by the strategy's weights)")
+          .one_of({"proportional", "uniform", "round_robin", "weighted"}),
+      boolean("checkpoint", true, "Write the stage's best model as <stage>-best.pt (also needs save_checkpoint)"),
       real("grad_clip", 0.0, "Clip the gradient norm to this value; 0 = off").at_least(0),
       string("loss", "ce", "ce: full softmax over all items; bce: binary CE with sampled negatives (original SASRec)")
           .one_of({"ce", "bce"}),
@@ -55,7 +74,8 @@ ConfigSchema build() {
               "without encoding the padding (2-3x faster epochs on Beauty); off for a backbone whose rows interact"),
       integer("patience", 10, "Stop after this many evaluations without a better validation metric").at_least(1),
       integer("eval_every", 1, "Validate every N epochs").at_least(1),
-      string("select_metric", "ndcg@10", "Validation metric that picks the best epoch (e.g. ndcg@10, hr@10, mrr)"),
+      string("select_metric", "ndcg@10",
+             "Validation metric that picks the best epoch (e.g. ndcg@10, hr@10, mrr, auc; logloss is minimised)"),
   };
   s.sections["eval"] = {
       string("protocol", "full",

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "xrec/api/errors.hpp"
 #include "xrec/engine/metrics.hpp"
@@ -32,46 +33,191 @@ Batch to_device(Batch b, const torch::Device& d) {
   return b;
 }
 
-// A copy of every parameter and buffer, to restore the best epoch.
-std::vector<torch::Tensor> snapshot(torch::nn::Module& m) {
-  std::vector<torch::Tensor> out;
-  for (auto& p : m.parameters()) out.push_back(p.detach().clone());
-  for (auto& b : m.buffers()) out.push_back(b.detach().clone());
-  return out;
+}  // namespace
+
+bool glob_match(const std::string& p, const std::string& n) {
+  // Iterative wildcard match with backtracking to the last '*'.
+  size_t i = 0, j = 0, star = std::string::npos, mark = 0;
+  while (j < n.size()) {
+    if (i < p.size() && (p[i] == '?' || p[i] == n[j])) {
+      ++i;
+      ++j;
+    } else if (i < p.size() && p[i] == '*') {
+      star = i++;
+      mark = j;
+    } else if (star != std::string::npos) {
+      i = star + 1;
+      j = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (i < p.size() && p[i] == '*') ++i;
+  return i == p.size();
 }
 
-void restore(torch::nn::Module& m, const std::vector<torch::Tensor>& saved) {
-  torch::NoGradGuard no_grad;
-  size_t i = 0;
-  for (auto& p : m.parameters()) p.copy_(saved[i++]);
-  for (auto& b : m.buffers()) b.copy_(saved[i++]);
+namespace {
+bool any_match(const std::vector<std::string>& patterns, const std::string& name) {
+  for (auto& p : patterns)
+    if (glob_match(p, name)) return true;
+  return false;
+}
+
+void check_patterns(const torch::nn::Module& model, const std::vector<std::string>& patterns, const std::string& key,
+                    const std::string& stage) {
+  const auto named = model.named_parameters();
+  for (auto& p : patterns) {
+    bool hit = false;
+    for (auto& item : named) hit = hit || glob_match(p, item.key());
+    if (!hit) {
+      std::string names;
+      for (size_t i = 0; i < named.size() && i < 8; ++i) names += (i ? ", " : "") + named[i].key();
+      throw InputError("stage '" + stage + "': " + key + " pattern '" + p +
+                       "' matches no parameter of the model (names look like: " + names + ")");
+    }
+  }
+}
+
+template <class Options>
+std::unique_ptr<torch::optim::OptimizerOptions> group_options(const Options& base, const ParamGroup& g) {
+  auto o = std::make_unique<Options>(base);
+  if (g.lr) o->lr(*g.lr);
+  if (g.weight_decay) o->weight_decay(*g.weight_decay);
+  return o;
 }
 }  // namespace
 
-TrainResult train_model(SequenceModel& model, int64_t domain, const std::string& stage, TrainBatches& batches,
-                        const TrainOptions& o, const TrainHooks& hooks) {
-  torch::optim::Adam optimizer(model.parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
-  TrainResult result;
-  std::vector<torch::Tensor> best;
-  int64_t evals_without_gain = 0;
-  const auto start = Clock::now();
+std::unique_ptr<torch::optim::Optimizer> prepare_stage(torch::nn::Module& model, const TrainOptions& o,
+                                                       const std::string& stage) {
+  check_patterns(model, o.freeze, "freeze", stage);
+  check_patterns(model, o.reinit, "reinit", stage);
+  std::vector<std::string> group_patterns;
+  for (auto& g : o.groups) group_patterns.push_back(g.pattern);
+  check_patterns(model, group_patterns, "groups", stage);
 
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+  // Parameters by group: index 0 = the stage's own options, g + 1 = o.groups[g] (first match wins).
+  std::vector<std::vector<torch::Tensor>> grouped(o.groups.size() + 1);
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) {
+    torch::Tensor p = item.value();
+    const std::string& name = item.key();
+    if (any_match(o.reinit, name)) {
+      if (p.dim() >= 2) torch::nn::init::xavier_normal_(p);
+      else if (name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0) p.fill_(1);
+      else p.zero_();
+    }
+    // A gradient left from an earlier stage would otherwise stay defined (and weight decay or momentum
+    // would move the parameter): frozen parameters get none and never reach the optimizer.
+    if (p.grad().defined()) p.mutable_grad().reset();
+    const bool frozen = any_match(o.freeze, name);
+    p.requires_grad_(!frozen);
+    if (frozen) continue;
+    size_t g = 0;
+    for (size_t k = 0; k < o.groups.size(); ++k)
+      if (glob_match(o.groups[k].pattern, name)) {
+        g = k + 1;
+        break;
+      }
+    grouped[g].push_back(p);
+  }
+  if (o.optimizer != "adam" && o.optimizer != "adamw" && o.optimizer != "sgd")
+    throw InputError("stage '" + stage + "': optimizer '" + o.optimizer + "' is unknown (expected adam, adamw or sgd)");
+
+  auto build = [&](const auto& base) {
+    using Options = std::decay_t<decltype(base)>;
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    for (size_t g = 0; g < grouped.size(); ++g) {
+      if (grouped[g].empty()) continue;
+      if (g == 0) groups.emplace_back(grouped[g], std::make_unique<Options>(base));
+      else groups.emplace_back(grouped[g], group_options(base, o.groups[g - 1]));
+    }
+    if (groups.empty()) throw InputError("stage '" + stage + "': every parameter is frozen; nothing to train");
+    return groups;
+  };
+  if (o.optimizer == "sgd") {
+    auto base = torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay);
+    return std::make_unique<torch::optim::SGD>(build(base), base);
+  }
+  if (o.optimizer == "adamw") {
+    auto base = torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay);
+    return std::make_unique<torch::optim::AdamW>(build(base), base);
+  }
+  auto base = torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay);
+  return std::make_unique<torch::optim::Adam>(build(base), base);
+}
+
+std::vector<size_t> interleave(const std::vector<int64_t>& batches, const std::vector<double>& weights,
+                               const std::string& mix, std::mt19937_64& rng) {
+  std::vector<size_t> order;
+  int64_t total = 0;
+  for (auto b : batches) total += b;
+  if (batches.size() == 1) return std::vector<size_t>(static_cast<size_t>(total), 0);
+  if (mix == "proportional") {
+    for (size_t d = 0; d < batches.size(); ++d) order.insert(order.end(), static_cast<size_t>(batches[d]), d);
+    std::shuffle(order.begin(), order.end(), rng);
+  } else if (mix == "round_robin") {
+    // In turn; a domain that has run out of batches drops out of the rotation.
+    for (int64_t k = 0; static_cast<int64_t>(order.size()) < total; ++k)
+      for (size_t d = 0; d < batches.size(); ++d)
+        if (k < batches[d]) order.push_back(d);
+  } else if (mix == "uniform" || mix == "weighted") {
+    std::vector<double> w = mix == "uniform" ? std::vector<double>(batches.size(), 1.0) : weights;
+    std::discrete_distribution<size_t> pick(w.begin(), w.end());
+    for (int64_t k = 0; k < total; ++k) order.push_back(pick(rng));
+  } else {
+    throw InputError("mix '" + mix + "' is unknown (expected proportional, uniform, round_robin or weighted)");
+  }
+  return order;
+}
+
+TrainResult train_stage(SequenceModel& model, const std::string& stage, const std::vector<TrainDomain>& domains,
+                        const TrainOptions& o, const TrainHooks& hooks) {
+  if (domains.empty()) throw InputError("stage '" + stage + "' has no domain to train on");
+  auto optimizer = prepare_stage(model, o, stage);
+  std::vector<torch::Tensor> trainable;
+  for (auto& p : model.parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  std::mt19937_64 mix_rng(o.mix_seed);
+  TrainResult result;
+  BestTracker best(o.select_metric, o.patience);
+  const auto start = Clock::now();
+  const int64_t max_epochs = o.steps > 0 ? std::numeric_limits<int64_t>::max() : o.epochs;
+  const std::string of_total = o.steps > 0 ? std::to_string(o.steps) + " steps" : std::to_string(o.epochs);
+  int64_t steps = 0;
+
+  for (int64_t epoch = 0; epoch < max_epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     model.train();
-    batches.shuffle();
+    std::vector<int64_t> counts;
+    std::vector<double> weights;
+    std::vector<int64_t> next(domains.size(), 0);
+    for (auto& d : domains) {
+      d.batches->shuffle();
+      counts.push_back(d.batches->num_batches());
+      weights.push_back(d.weight);
+    }
+    const std::vector<size_t> order = interleave(counts, weights, o.mix, mix_rng);
     // Summed where the loss lives: reading it back once per epoch, not per batch, keeps a GPU from waiting.
     torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(hooks.device));
-    const int64_t n = batches.num_batches();
-    for (int64_t b = 0; b < n; ++b) {
+    int64_t n = 0;
+    for (size_t d : order) {
+      if (o.steps > 0 && steps >= o.steps) break;
       if (hooks.check_interrupted) hooks.check_interrupted();
-      Batch batch = to_device(batches.get(b), hooks.device);
-      optimizer.zero_grad();
-      auto loss = model.loss(domain, batch);
+      TrainBatches& b = *domains[d].batches;
+      // uniform / weighted draws may visit a domain more often than it has batches: wrap (reshuffled).
+      if (next[d] == b.num_batches()) {
+        b.shuffle();
+        next[d] = 0;
+      }
+      Batch batch = to_device(b.get(next[d]++), hooks.device);
+      optimizer->zero_grad();
+      auto loss = model.loss(domains[d].model_domain, batch);
       loss.backward();
-      if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), o.grad_clip);
-      optimizer.step();
+      if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip);
+      optimizer->step();
       loss_sum += loss.detach();
+      ++n;
+      ++steps;
     }
     const double train_loss = loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(n, 1));
     if (!std::isfinite(train_loss))
@@ -82,45 +228,46 @@ TrainResult train_model(SequenceModel& model, int64_t domain, const std::string&
     hooks.record("train", "seconds", epoch, train_seconds);
     result.epochs_run = epoch + 1;
 
-    const bool last = epoch + 1 == o.epochs;
+    const bool last = o.steps > 0 ? steps >= o.steps : epoch + 1 == o.epochs;
     if ((epoch + 1) % o.eval_every != 0 && !last) {
-      hooks.log->info("[{}] epoch {}/{} loss {:.4f} ({:.1f}s)", stage, epoch + 1, o.epochs, train_loss, train_seconds);
+      hooks.log->info("[{}] epoch {}/{} loss {:.4f} ({:.1f}s)", stage, epoch + 1, of_total, train_loss, train_seconds);
       continue;
     }
     model.eval();
     MetricMap valid = hooks.validate(model);
     for (auto& [k, v] : valid) hooks.record("valid", k, epoch, v);
     const double score = metric_value(valid, o.select_metric);
-    const bool better = result.best_epoch < 0 || score > result.best_score;
-    if (better) {
+    if (best.update(score, epoch, &model)) {
       result.best_epoch = epoch;
       result.best_score = score;
       result.best_valid = valid;
-      best = snapshot(model);
-      evals_without_gain = 0;
-    } else {
-      ++evals_without_gain;
     }
     const double per_epoch = seconds_since(start) / static_cast<double>(epoch + 1);
-    const int64_t left_max = o.epochs - epoch - 1;
-    const int64_t left_patience = (o.patience - evals_without_gain) * o.eval_every;
+    const int64_t left_max = o.steps > 0 ? 0 : o.epochs - epoch - 1;
+    const int64_t left_patience = (o.patience - best.since_best()) * o.eval_every;
     // The end is unknown under early stopping: give the bound and when patience would run out.
     hooks.log->info("[{}] epoch {}/{} loss {:.4f} valid {} {:.4f} (best {:.4f} @{}) {:.1f}s/epoch, ETA <= {}{}", stage,
-                    epoch + 1, o.epochs, train_loss, o.select_metric, score, result.best_score, result.best_epoch + 1,
+                    epoch + 1, of_total, train_loss, o.select_metric, score, result.best_score, result.best_epoch + 1,
                     per_epoch, duration_text(per_epoch * static_cast<double>(left_max)),
                     left_patience < left_max
                         ? " (early stop in " + duration_text(per_epoch * static_cast<double>(left_patience)) +
                               " without a better epoch)"
                         : std::string());
-    if (evals_without_gain >= o.patience) {
-      hooks.log->info("[{}] early stop: no better valid {} in {} evaluations; best epoch {}", stage, o.select_metric,
-                      o.patience, result.best_epoch + 1);
+    if (best.should_stop()) {
+      hooks.log->info("[{}] early stop: no better valid {} ({}) in {} evaluations; best epoch {}", stage,
+                      o.select_metric, to_string(best.direction()), o.patience, result.best_epoch + 1);
       break;
     }
+    if (last) break;
   }
-  if (!best.empty()) restore(model, best);
+  best.restore(model);
   model.eval();
   return result;
+}
+
+TrainResult train_model(SequenceModel& model, int64_t domain, const std::string& stage, TrainBatches& batches,
+                        const TrainOptions& o, const TrainHooks& hooks) {
+  return train_stage(model, stage, {TrainDomain{domain, &batches, 1}}, o, hooks);
 }
 
 }  // namespace xrec::engine

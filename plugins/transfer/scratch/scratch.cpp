@@ -17,7 +17,12 @@ class Scratch : public Transfer {
       ctx.plugin().log->warn("scratch ignores the {} source domain(s): it trains on the target alone",
                              ctx.sources().size());
     auto model = ctx.make_model({&target});
-    ctx.train(*model, 0, target, "train");
+    // One stage named "train" (config: `train:`, overridden by `stages.train:`), on the target alone,
+    // validated on the target's validation split.
+    StageSpec stage;
+    stage.name = "train";
+    stage.domains = {StageDomain{0, &target, 1}};
+    ctx.run_stage(*model, stage);
     TransferResult r;
     r.valid = ctx.evaluate(*model, 0, target, Split::Valid, "final");
     r.test = ctx.evaluate(*model, 0, target, Split::Test, "final");

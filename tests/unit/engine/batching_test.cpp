@@ -177,3 +177,40 @@ TEST(Batching, BatchesAreOnlyAsWideAsTheirLongestRow) {
   EXPECT_EQ(row(b.inputs, 1), (std::vector<int64_t>{0, 4}));
   EXPECT_EQ(row(b.targets, 1), (std::vector<int64_t>{0, 5}));
 }
+
+TEST(Batching, StreamsDependOnTheTaskNotOnTheOrderOfFirstUse) {
+  DomainData a, b;
+  a.name = "A";
+  b.name = "B";
+  a.num_items = b.num_items = 9;
+  a.sequences = {{1, 2, 3, 4}, {5, 6, 7}, {8, 9, 1}, {2, 4, 6}};
+  b.sequences = {{1, 3, 5}, {7, 9, 2}, {4, 6, 8}, {3, 3, 3}};
+  Task ta = task_of(a), tb = task_of(b);
+  ta.role = "source";
+  tb.role = "source";
+  Task target = task_of(a);
+  target.role = "target";
+  // The target keeps the stream the first task used to get (seed * 7919 + 1): scratch's numbers hold.
+  EXPECT_EQ(batch_seed(42, target), 42u * 7919 + 1);
+  EXPECT_NE(batch_seed(42, ta), batch_seed(42, tb));
+  EXPECT_NE(batch_seed(42, ta), batch_seed(42, target));
+  EXPECT_EQ(batch_seed(42, ta), batch_seed(42, task_of(a) = ta));  // a function of (seed, role, name) only
+  BatchOptions o;
+  o.max_len = 3;
+  o.batch_size = 2;
+  // Using A first or B first gives A the same batches.
+  auto first_batch = [&](bool a_first) {
+    std::vector<std::unique_ptr<TrainBatches>> made;
+    for (const Task* t : a_first ? std::vector<const Task*>{&ta, &tb} : std::vector<const Task*>{&tb, &ta})
+      made.push_back(std::make_unique<TrainBatches>(*t, o, batch_seed(7, *t)));
+    TrainBatches& ba = *made[a_first ? 0 : 1];
+    ba.shuffle();
+    return ba.get(0).inputs;
+  };
+  EXPECT_TRUE(torch::equal(first_batch(true), first_batch(false)));
+  // Identity: same role and name but other data is another task.
+  Task changed = ta;
+  changed.train[0][0] = 9;
+  EXPECT_NE(task_identity(ta), task_identity(changed));
+  EXPECT_EQ(task_identity(ta), task_identity(Task(ta)));
+}

@@ -11,6 +11,7 @@
 #include "xrec/api/metrics.hpp"
 #include "xrec/api/model.hpp"
 #include "xrec/api/pointwise_model.hpp"
+#include "xrec/api/stage.hpp"
 #include "xrec/api/task.hpp"
 
 namespace xrec {
@@ -38,13 +39,23 @@ class TransferContext {
 
   // A fresh model over `domains` (each gets its own item table; model domain index = position).
   virtual std::shared_ptr<SequenceModel> make_model(const std::vector<const Task*>& domains) = 0;
-  // Trains model domain `domain` on `task` with the configured optimizer and early stopping on the task's
-  // validation split; leaves the best weights in the model. `stage` names the phase in the store
-  // ("pretrain", "finetune", ...); per-epoch metrics are recorded under it.
+  // Runs one training stage (see stage.hpp): the spec's options are defaults, the config's `train:` merged
+  // with `stages.<spec.name>` overrides them. Leaves the best weights in the model.
+  virtual TrainResult run_stage(SequenceModel& model, const StageSpec& spec) = 0;
+  // One-domain shorthand: run_stage with model domain `domain` trained and validated on `task`.
   virtual TrainResult train(SequenceModel& model, int64_t domain, const Task& task, const std::string& stage) = 0;
-  // Evaluates with the configured protocol (full ranking or sampled) and records the metrics under `stage`.
+  // Evaluates with the configured protocol (full ranking or sampled) and records the metrics under `stage`;
+  // under fast weights `w` when given (an adapted model, without copying its weights in place).
   virtual MetricMap evaluate(SequenceModel& model, int64_t domain, const Task& task, Split split,
-                             const std::string& stage) = 0;
+                             const std::string& stage, const FastWeights& w = FastWeights()) = 0;
+  // Validation metrics of `task` under `w` (nothing recorded): for custom loops with a BestTracker.
+  virtual MetricMap validate(SequenceModel& model, int64_t domain, const Task& task,
+                             const FastWeights& w = FastWeights()) = 0;
+  // Writes `model` to the run folder as <stage>-best.pt (an artifact row of kind checkpoint); a no-op
+  // when checkpoints are off (save_checkpoint: false or no run folder). Returns the path or "".
+  virtual std::string save_checkpoint(SequenceModel& model, const std::string& stage) = 0;
+  // Loads a checkpoint file written by save_checkpoint into `model`; a shape mismatch names the parameter.
+  virtual void load_checkpoint(SequenceModel& model, const std::string& path) = 0;
   // A random training batch of `task` for custom loops (meta learning), drawn from the run's seeded RNG.
   virtual Batch sample_batch(const Task& task, int64_t batch_size) = 0;
   // Records one metric of a custom loop.

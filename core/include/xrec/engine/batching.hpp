@@ -62,6 +62,15 @@ class TrainBatches {
   std::vector<int64_t> order_;
 };
 
+// A stable identity of a task: role, name and a fingerprint (FNV-1a) of its training sequences. Two tasks
+// with the same identity train on the same data.
+std::string task_identity(const Task& task);
+
+// The seed of a task's batch stream, from the run seed and the task's role and name only (never from the
+// order tasks are first used). The target keeps the stream it had before streams were derived this way
+// (seed * 7919 + 1); any other task gets seed * 7919 + 1 + FNV-1a(role + "/" + name).
+uint64_t batch_seed(uint64_t run_seed, const Task& task);
+
 // [rows, L] int64 tensor of the last L items of each history, right-aligned, 0 = padding, where
 // L = min(max_len, longest history).
 torch::Tensor pack_histories(const std::vector<const std::vector<int64_t>*>& histories, int64_t max_len);
