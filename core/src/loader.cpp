@@ -91,31 +91,8 @@ class StagingRegistrar : public Registrar {
   StagingRegistrar(std::string plugin, std::string path)
       : plugin_(std::move(plugin)), path_(std::move(path)) {}
 
-  void add_dataset(const std::string& name, const std::string& doc, ParamSpecs params,
-                   Factory<Dataset> factory) override {
-    stage(Kind::Dataset, name, doc, std::move(params)).dataset = std::move(factory);
-  }
-  void add_backbone(const std::string& name, const std::string& doc, ParamSpecs params,
-                    Factory<Backbone> factory) override {
-    stage(Kind::Backbone, name, doc, std::move(params)).backbone = std::move(factory);
-  }
-  void add_quantizer(const std::string& name, const std::string& doc, ParamSpecs params,
-                     Factory<Quantizer> factory) override {
-    stage(Kind::Quantizer, name, doc, std::move(params)).quantizer = std::move(factory);
-  }
-  void add_transfer(const std::string& name, const std::string& doc, ParamSpecs params,
-                    Factory<Transfer> factory) override {
-    stage(Kind::Transfer, name, doc, std::move(params)).transfer = std::move(factory);
-  }
-  void add_baseline(const std::string& name, const std::string& doc, ParamSpecs params,
-                    Factory<Baseline> factory) override {
-    stage(Kind::Baseline, name, doc, std::move(params)).baseline = std::move(factory);
-  }
-
-  std::vector<Component>& components() { return components_; }
-
- private:
-  Component& stage(Kind kind, const std::string& name, const std::string& doc, ParamSpecs params) {
+  void add_component(Kind kind, const std::string& name, const std::string& doc, ParamSpecs params,
+                     AnyFactory factory) override {
     Component c;
     c.kind = kind;
     c.name = name;
@@ -123,10 +100,14 @@ class StagingRegistrar : public Registrar {
     c.params = std::move(params);
     c.plugin = plugin_;
     c.path = path_;
+    c.factory = std::move(factory);
+    c.factory_kind = kind;  // the typed add<T> wrappers pass kind_of<T>()
     components_.push_back(std::move(c));
-    return components_.back();
   }
 
+  std::vector<Component>& components() { return components_; }
+
+ private:
   std::string plugin_, path_;
   std::vector<Component> components_;
 };
@@ -137,6 +118,9 @@ std::string label(const Component& c) { return std::string(to_string(c.kind)) + 
 std::string check_staged(const std::vector<Component>& staged, const Registry& registry) {
   std::set<std::pair<Kind, std::string>> seen;
   for (const Component& c : staged) {
+    if (static_cast<size_t>(c.kind) >= all_kinds().size())
+      return "registers a component of unknown kind " + std::to_string(static_cast<int>(c.kind)) +
+             " (this host knows " + std::to_string(all_kinds().size()) + " kinds)";
     if (c.name.empty()) return std::string("registers a ") + to_string(c.kind) + " with an empty name";
     if (!c.has_factory()) return label(c) + " has no factory";
     if (!seen.insert({c.kind, c.name}).second) return label(c) + " is registered twice by this plugin";
