@@ -12,7 +12,7 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/plugin.hpp"
-#include "xrec/sha256.hpp"
+#include "xrec/plugin_file.hpp"
 
 // Build-tree and install locations, compiled in by core/CMakeLists.txt. The fallbacks keep this file
 // compiling in a throwaway build; the real values always come from CMake.
@@ -60,28 +60,48 @@ std::string base_name(const fs::path& p) {
   return p.stem().string();
 }
 
-// Compares the descriptor's build facts and name with the host's; returns "" when all match.
-std::string check_descriptor(const PluginDescriptor& d, const std::string& expected_name) {
+// Compares the file descriptor's build facts and name with the host's; returns "" when all match.
+std::string check_facts(const PluginFileDescriptor& d, const std::string& expected_name) {
   std::vector<std::string> facts;
   auto fact = [&](const char* what, const std::string& expected, const std::string& found) {
     if (expected != found) facts.push_back(std::string(what) + " expected " + expected + ", found " + found);
   };
-  fact("api_version", std::to_string(XREC_API_VERSION), std::to_string(d.api_version));
-  fact("torch_version", XREC_TORCH_VERSION, str(d.torch_version));
-  fact("compiler", XREC_COMPILER_ID, str(d.compiler));
-  fact("cxx_abi", XREC_CXX_ABI, str(d.cxx_abi));
-  fact("device", XREC_DEVICE_KIND, str(d.device));
+  fact("api_version", std::to_string(XREC_API_VERSION), d.api_version);
+  fact("torch_version", XREC_TORCH_VERSION, d.torch_version);
+  fact("compiler", XREC_COMPILER_ID, d.compiler);
+  fact("cxx_abi", XREC_CXX_ABI, d.cxx_abi);
+  fact("device", XREC_DEVICE_KIND, d.device);
 
   std::string msg;
   if (!facts.empty()) {
     msg = "built for another host: ";
     for (size_t i = 0; i < facts.size(); ++i) msg += (i ? "; " : "") + facts[i];
   }
-  if (str(d.name) != expected_name) {
+  if (d.name != expected_name) {
     msg += std::string(msg.empty() ? "" : "; ") + "plugin name expected " + expected_name +
-           " (the library's base name), found " + str(d.name);
+           " (the library's base name), found " + d.name;
   }
-  if (msg.empty() && !d.register_components) msg = "descriptor has no register_components function";
+  return msg;
+}
+
+// The loaded library's in-memory descriptor must say what its file said; "" when it does.
+std::string check_same(const PluginFileDescriptor& file, const PluginDescriptor& mem) {
+  std::vector<std::string> diffs;
+  auto same = [&](const char* what, const std::string& f, const std::string& m) {
+    if (f != m) diffs.push_back(std::string(what) + " file " + f + ", memory " + m);
+  };
+  same("api_version", file.api_version, std::to_string(mem.api_version));
+  same("name", file.name, str(mem.name));
+  same("version", file.version, str(mem.version));
+  same("description", file.description, str(mem.description));
+  same("xrec_version", file.xrec_version, str(mem.xrec_version));
+  same("torch_version", file.torch_version, str(mem.torch_version));
+  same("compiler", file.compiler, str(mem.compiler));
+  same("cxx_abi", file.cxx_abi, str(mem.cxx_abi));
+  same("device", file.device, str(mem.device));
+  if (diffs.empty()) return mem.register_components ? "" : "descriptor has no register_components function";
+  std::string msg = std::string("the loaded descriptor differs from the file's ") + kPluginSectionName + " section: ";
+  for (size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
   return msg;
 }
 
@@ -170,6 +190,13 @@ bool PluginLoader::load_file(const std::string& path) {
     return false;
   };
 
+  // The file's descriptor is read and checked before dlopen: a library built for another host, and a
+  // truncated or malformed file (which can crash dlopen itself), never run a line of their code.
+  const PluginFileResult file = read_plugin_file(where);
+  if (!file.descriptor) return problem(file.error);
+  const std::string name = base_name(canon);
+  if (std::string mismatch = check_facts(*file.descriptor, name); !mismatch.empty()) return problem(mismatch);
+
   // RTLD_NOW: a library with unresolved symbols fails here, with the linker's message, instead of
   // crashing on first use. RTLD_LOCAL: plugins cannot see each other's symbols.
   auto lib = std::make_unique<boost::dll::shared_library>();
@@ -193,10 +220,7 @@ bool PluginLoader::load_file(const std::string& path) {
     return problem("xrec_plugin_entry threw a non-standard exception");
   }
   if (!d) return problem("not an xrec plugin (xrec_plugin_entry returned no descriptor)");
-
-  // Nothing but the descriptor's plain data is touched until every build fact matches.
-  const std::string name = base_name(canon);
-  if (std::string mismatch = check_descriptor(*d, name); !mismatch.empty()) return problem(mismatch);
+  if (std::string differs = check_same(*file.descriptor, *d); !differs.empty()) return problem(differs);
 
   for (const LoadedPlugin& p : plugins_)
     if (p.name == name) return problem("plugin '" + name + "' is already loaded from " + p.path);
@@ -212,11 +236,7 @@ bool PluginLoader::load_file(const std::string& path) {
   if (std::string bad = check_staged(staging.components(), registry_); !bad.empty()) return problem(bad);
 
   LoadedPlugin loaded;
-  try {
-    loaded.sha256 = sha256_file(where);
-  } catch (const std::exception& e) {
-    return problem(std::string("cannot hash the library: ") + e.what());
-  }
+  loaded.sha256 = file.sha256;  // of the bytes whose descriptor was checked
   loaded.name = name;
   loaded.version = str(d->version);
   loaded.description = str(d->description);
