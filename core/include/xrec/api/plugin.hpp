@@ -69,10 +69,20 @@ using PluginEntry = const PluginDescriptor*();
   "cxx_abi=" XREC_PLUGIN_CXX_ABI "\0"                                                                \
   "device=" XREC_PLUGIN_DEVICE "\0"
 
+// `retain` keeps the section through a plugin link with --gc-sections (nothing references it).
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define XREC_PLUGIN_RETAIN_ retain,
+#endif
+#endif
+#ifndef XREC_PLUGIN_RETAIN_
+#define XREC_PLUGIN_RETAIN_
+#endif
+
 #define XREC_PLUGIN(NAME, VERSION, DESCRIPTION)                                                   \
   static void xrec_register_components_(::xrec::Registrar& registrar);                            \
   namespace xrec_plugin_detail_ {                                                                 \
-  __attribute__((section(".xrec_plugin"), used, aligned(1))) static const char                    \
+  __attribute__((section(".xrec_plugin"), XREC_PLUGIN_RETAIN_ used, aligned(1))) static const char                    \
       file_descriptor[] = XREC_PLUGIN_SECTION_(NAME, VERSION, DESCRIPTION);                        \
   }                                                                                               \
   namespace xrec_plugin_detail_ {                                                                 \
