@@ -156,6 +156,7 @@ int list(const std::vector<std::string>& argv, const std::vector<std::string>& e
 void print_component(const Component& c) {
   std::cout << '\n' << to_string(c.kind) << ' ' << c.name << '\n';
   if (!c.doc.empty()) std::cout << "  " << c.doc << '\n';
+  std::cout << "  (a " << to_string(c.kind) << ": " << kind_doc(c.kind) << ")\n";  // from the kind table
   if (c.params.empty()) {
     std::cout << "\n  Parameters: none\n";
     return;
@@ -172,7 +173,11 @@ void print_component(const Component& c) {
 }
 
 void write_component(json::Writer& w, const Component& c) {
-  w.begin_object().member("kind", to_string(c.kind)).member("name", c.name).member("doc", c.doc);
+  w.begin_object()
+      .member("kind", to_string(c.kind))
+      .member("kind_doc", kind_doc(c.kind))
+      .member("name", c.name)
+      .member("doc", c.doc);
   w.key("params").begin_array();
   for (const ParamSpec& p : c.params) {
     w.begin_object()

@@ -12,7 +12,7 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/plugin.hpp"
-#include "xrec/sha256.hpp"
+#include "xrec/plugin_file.hpp"
 
 // Build-tree and install locations, compiled in by core/CMakeLists.txt. The fallbacks keep this file
 // compiling in a throwaway build; the real values always come from CMake.
@@ -60,28 +60,48 @@ std::string base_name(const fs::path& p) {
   return p.stem().string();
 }
 
-// Compares the descriptor's build facts and name with the host's; returns "" when all match.
-std::string check_descriptor(const PluginDescriptor& d, const std::string& expected_name) {
+// Compares the file descriptor's build facts and name with the host's; returns "" when all match.
+std::string check_facts(const PluginFileDescriptor& d, const std::string& expected_name) {
   std::vector<std::string> facts;
   auto fact = [&](const char* what, const std::string& expected, const std::string& found) {
     if (expected != found) facts.push_back(std::string(what) + " expected " + expected + ", found " + found);
   };
-  fact("api_version", std::to_string(XREC_API_VERSION), std::to_string(d.api_version));
-  fact("torch_version", XREC_TORCH_VERSION, str(d.torch_version));
-  fact("compiler", XREC_COMPILER_ID, str(d.compiler));
-  fact("cxx_abi", XREC_CXX_ABI, str(d.cxx_abi));
-  fact("device", XREC_DEVICE_KIND, str(d.device));
+  fact("api_version", std::to_string(XREC_API_VERSION), d.api_version);
+  fact("torch_version", XREC_TORCH_VERSION, d.torch_version);
+  fact("compiler", XREC_COMPILER_ID, d.compiler);
+  fact("cxx_abi", XREC_CXX_ABI, d.cxx_abi);
+  fact("device", XREC_DEVICE_KIND, d.device);
 
   std::string msg;
   if (!facts.empty()) {
     msg = "built for another host: ";
     for (size_t i = 0; i < facts.size(); ++i) msg += (i ? "; " : "") + facts[i];
   }
-  if (str(d.name) != expected_name) {
+  if (d.name != expected_name) {
     msg += std::string(msg.empty() ? "" : "; ") + "plugin name expected " + expected_name +
-           " (the library's base name), found " + str(d.name);
+           " (the library's base name), found " + d.name;
   }
-  if (msg.empty() && !d.register_components) msg = "descriptor has no register_components function";
+  return msg;
+}
+
+// The loaded library's in-memory descriptor must say what its file said; "" when it does.
+std::string check_same(const PluginFileDescriptor& file, const PluginDescriptor& mem) {
+  std::vector<std::string> diffs;
+  auto same = [&](const char* what, const std::string& f, const std::string& m) {
+    if (f != m) diffs.push_back(std::string(what) + " file " + f + ", memory " + m);
+  };
+  same("api_version", file.api_version, std::to_string(mem.api_version));
+  same("name", file.name, str(mem.name));
+  same("version", file.version, str(mem.version));
+  same("description", file.description, str(mem.description));
+  same("xrec_version", file.xrec_version, str(mem.xrec_version));
+  same("torch_version", file.torch_version, str(mem.torch_version));
+  same("compiler", file.compiler, str(mem.compiler));
+  same("cxx_abi", file.cxx_abi, str(mem.cxx_abi));
+  same("device", file.device, str(mem.device));
+  if (diffs.empty()) return mem.register_components ? "" : "descriptor has no register_components function";
+  std::string msg = std::string("the loaded descriptor differs from the file's ") + kPluginSectionName + " section: ";
+  for (size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
   return msg;
 }
 
@@ -91,31 +111,8 @@ class StagingRegistrar : public Registrar {
   StagingRegistrar(std::string plugin, std::string path)
       : plugin_(std::move(plugin)), path_(std::move(path)) {}
 
-  void add_dataset(const std::string& name, const std::string& doc, ParamSpecs params,
-                   Factory<Dataset> factory) override {
-    stage(Kind::Dataset, name, doc, std::move(params)).dataset = std::move(factory);
-  }
-  void add_backbone(const std::string& name, const std::string& doc, ParamSpecs params,
-                    Factory<Backbone> factory) override {
-    stage(Kind::Backbone, name, doc, std::move(params)).backbone = std::move(factory);
-  }
-  void add_quantizer(const std::string& name, const std::string& doc, ParamSpecs params,
-                     Factory<Quantizer> factory) override {
-    stage(Kind::Quantizer, name, doc, std::move(params)).quantizer = std::move(factory);
-  }
-  void add_transfer(const std::string& name, const std::string& doc, ParamSpecs params,
-                    Factory<Transfer> factory) override {
-    stage(Kind::Transfer, name, doc, std::move(params)).transfer = std::move(factory);
-  }
-  void add_baseline(const std::string& name, const std::string& doc, ParamSpecs params,
-                    Factory<Baseline> factory) override {
-    stage(Kind::Baseline, name, doc, std::move(params)).baseline = std::move(factory);
-  }
-
-  std::vector<Component>& components() { return components_; }
-
- private:
-  Component& stage(Kind kind, const std::string& name, const std::string& doc, ParamSpecs params) {
+  void add_component(Kind kind, const std::string& name, const std::string& doc, ParamSpecs params,
+                     AnyFactory factory) override {
     Component c;
     c.kind = kind;
     c.name = name;
@@ -123,10 +120,14 @@ class StagingRegistrar : public Registrar {
     c.params = std::move(params);
     c.plugin = plugin_;
     c.path = path_;
+    c.factory = std::move(factory);
+    c.factory_kind = kind;  // the typed add<T> wrappers pass kind_of<T>()
     components_.push_back(std::move(c));
-    return components_.back();
   }
 
+  std::vector<Component>& components() { return components_; }
+
+ private:
   std::string plugin_, path_;
   std::vector<Component> components_;
 };
@@ -137,6 +138,9 @@ std::string label(const Component& c) { return std::string(to_string(c.kind)) + 
 std::string check_staged(const std::vector<Component>& staged, const Registry& registry) {
   std::set<std::pair<Kind, std::string>> seen;
   for (const Component& c : staged) {
+    if (static_cast<size_t>(c.kind) >= all_kinds().size())
+      return "registers a component of unknown kind " + std::to_string(static_cast<int>(c.kind)) +
+             " (this host knows " + std::to_string(all_kinds().size()) + " kinds)";
     if (c.name.empty()) return std::string("registers a ") + to_string(c.kind) + " with an empty name";
     if (!c.has_factory()) return label(c) + " has no factory";
     if (!seen.insert({c.kind, c.name}).second) return label(c) + " is registered twice by this plugin";
@@ -186,6 +190,13 @@ bool PluginLoader::load_file(const std::string& path) {
     return false;
   };
 
+  // The file's descriptor is read and checked before dlopen: a library built for another host, and a
+  // truncated or malformed file (which can crash dlopen itself), never run a line of their code.
+  const PluginFileResult file = read_plugin_file(where);
+  if (!file.descriptor) return problem(file.error);
+  const std::string name = base_name(canon);
+  if (std::string mismatch = check_facts(*file.descriptor, name); !mismatch.empty()) return problem(mismatch);
+
   // RTLD_NOW: a library with unresolved symbols fails here, with the linker's message, instead of
   // crashing on first use. RTLD_LOCAL: plugins cannot see each other's symbols.
   auto lib = std::make_unique<boost::dll::shared_library>();
@@ -209,10 +220,7 @@ bool PluginLoader::load_file(const std::string& path) {
     return problem("xrec_plugin_entry threw a non-standard exception");
   }
   if (!d) return problem("not an xrec plugin (xrec_plugin_entry returned no descriptor)");
-
-  // Nothing but the descriptor's plain data is touched until every build fact matches.
-  const std::string name = base_name(canon);
-  if (std::string mismatch = check_descriptor(*d, name); !mismatch.empty()) return problem(mismatch);
+  if (std::string differs = check_same(*file.descriptor, *d); !differs.empty()) return problem(differs);
 
   for (const LoadedPlugin& p : plugins_)
     if (p.name == name) return problem("plugin '" + name + "' is already loaded from " + p.path);
@@ -228,11 +236,7 @@ bool PluginLoader::load_file(const std::string& path) {
   if (std::string bad = check_staged(staging.components(), registry_); !bad.empty()) return problem(bad);
 
   LoadedPlugin loaded;
-  try {
-    loaded.sha256 = sha256_file(where);
-  } catch (const std::exception& e) {
-    return problem(std::string("cannot hash the library: ") + e.what());
-  }
+  loaded.sha256 = file.sha256;  // of the bytes whose descriptor was checked
   loaded.name = name;
   loaded.version = str(d->version);
   loaded.description = str(d->description);

@@ -5,15 +5,12 @@
 
 namespace xrec {
 
-bool Component::has_factory() const {
-  switch (kind) {
-    case Kind::Dataset: return static_cast<bool>(dataset);
-    case Kind::Backbone: return static_cast<bool>(backbone);
-    case Kind::Quantizer: return static_cast<bool>(quantizer);
-    case Kind::Transfer: return static_cast<bool>(transfer);
-    case Kind::Baseline: return static_cast<bool>(baseline);
-  }
-  return false;
+void Component::check_makes(Kind wanted) const {
+  if (kind != wanted)
+    throw Error(std::string("kind mismatch: asked for a component of kind ") + to_string(wanted) + ", but " +
+                to_string(kind) + " '" + name + "' is of kind " + to_string(kind));
+  if (!has_factory())
+    throw Error(std::string(to_string(kind)) + " '" + name + "' has no " + to_string(kind) + " factory");
 }
 
 namespace {
@@ -31,7 +28,8 @@ void Registry::add(Component c) {
                 origin(c) + ")");
   if (!c.has_factory())
     throw Error(std::string(to_string(c.kind)) + " '" + c.name + "' from " + origin(c) + " has no " +
-                to_string(c.kind) + " factory");
+                to_string(c.kind) + " factory" +
+                (c.factory ? std::string(" (its factory makes a ") + to_string(c.factory_kind) + ")" : ""));
   auto key = std::make_pair(c.kind, c.name);
   if (auto it = components_.find(key); it != components_.end())
     throw Error(std::string(to_string(c.kind)) + " '" + c.name + "' is registered twice: by " +

@@ -1,5 +1,8 @@
 // The other subcommands through the real binary: plugins, runs, query, usage errors.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "harness.hpp"
 
@@ -23,6 +26,26 @@ TEST(CliE2E, PluginsInspectDescribesEveryParameter) {
   auto bad = xrec_cmd("plugins inspect sasrek");
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.output.find("sasrec"), std::string::npos) << bad.output;  // did you mean
+}
+
+// Issue 12, crash 1: a truncated plugin killed `plugins list` with SIGBUS inside dlopen. Now the file is
+// checked before it is loaded: listed as skipped, the other plugins still listed, exit 0.
+TEST(CliE2E, PluginsListReportsATruncatedLibraryAsSkipped) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("xrec_cli_trunc_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path good = fs::path(XREC_TEST_FIXTURE_PLUGINS) / "good" / "fixture_good.so";
+  fs::copy_file(good, dir / "fixture_good.so");
+  fs::copy_file(good, dir / "fixture_cut.so");
+  fs::resize_file(dir / "fixture_cut.so", fs::file_size(good) / 2);
+  auto r = xrec_cmd("plugins list --plugin-path " + dir.string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("fixture_good_data"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipped " + fs::canonical(dir / "fixture_cut.so").string() + ": truncated ELF file"),
+            std::string::npos)
+      << r.output;
+  fs::remove_all(dir);
 }
 
 TEST(CliE2E, UsageErrorsExitNonZero) {

@@ -124,19 +124,65 @@ TEST(Loader, NamesEveryMismatchedBuildFactWithoutRegistering) {
   EXPECT_TRUE(l.registry.list().empty());
 }
 
-TEST(Loader, ReportsALibraryWithoutTheEntry) {
+TEST(Loader, ReportsALibraryWithoutTheDescriptorSection) {
   Loaded l({"no_entry"});
   EXPECT_TRUE(l.loader.plugins().empty());
-  EXPECT_EQ(l.problem(lib("no_entry", "fixture_no_entry")), "not an xrec plugin (no xrec_plugin_entry)");
+  EXPECT_EQ(l.problem(lib("no_entry", "fixture_no_entry")), "not an xrec plugin (no .xrec_plugin section)");
 }
 
-TEST(Loader, ReportsAFileThatIsNotALibraryWithTheDynamicLinkersMessage) {
+TEST(Loader, ReportsAFileThatIsNotALibraryFromItsBytes) {
   Loaded l({"not_a_library"});
   EXPECT_TRUE(l.loader.plugins().empty());
-  const std::string path = lib("not_a_library", "fixture_not_a_library");
-  const std::string msg = l.problem(path);
-  EXPECT_THAT(msg, StartsWith("not a loadable library: "));
-  EXPECT_THAT(msg, HasSubstr(path));  // dlerror names the file and why (e.g. "invalid ELF header")
+  EXPECT_THAT(l.problem(lib("not_a_library", "fixture_not_a_library")), StartsWith("not an ELF file ("));
+}
+
+// The regression test of the check-before-load: a library whose file says another LibTorch and whose
+// static initialiser writes a marker and aborts. Before, dlopen ran the initialiser (the process died).
+TEST(Loader, AMismatchedLibraryNeverRunsALine) {
+  const fs::path marker = fs::temp_directory_path() / ("xrec_loader_marker_" + std::to_string(::getpid()));
+  fs::remove(marker);
+  ::setenv("XREC_TEST_MARKER", marker.c_str(), 1);
+  Loaded l({"runs_nothing"});
+  ::unsetenv("XREC_TEST_MARKER");
+  EXPECT_TRUE(l.loader.plugins().empty());
+  EXPECT_EQ(l.problem(lib("runs_nothing", "fixture_runs_nothing")),
+            "built for another host: torch_version expected " XREC_TORCH_VERSION ", found 0.4.1");
+  EXPECT_FALSE(fs::exists(marker)) << "the library's static initialiser ran";
+}
+
+TEST(Loader, TheLoadedDescriptorMustEqualTheFilesOne) {
+  Loaded l({"lying"});
+  EXPECT_TRUE(l.loader.plugins().empty());
+  EXPECT_EQ(l.problem(lib("lying", "fixture_lying")),
+            "the loaded descriptor differs from the file's .xrec_plugin section: version file 1.0.0, memory 6.6.6");
+  EXPECT_TRUE(l.registry.list().empty());
+}
+
+// Issue 12, crash 1: a truncated library killed the host with SIGBUS inside dlopen.
+TEST(Loader, TruncatedLibrariesAreSkippedAndTheOthersLoad) {
+  const fs::path tmp = fs::temp_directory_path() / ("xrec_loader_trunc_" + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  fs::copy_file(lib("good", "fixture_good"), tmp / "fixture_good.so");
+  const auto size = fs::file_size(lib("good", "fixture_good"));
+  const std::vector<uintmax_t> cuts = {size / 2, size - 1, 4096, 63};
+  for (size_t i = 0; i < cuts.size(); ++i) {
+    const fs::path cut = tmp / ("fixture_cut" + std::to_string(i) + ".so");
+    fs::copy_file(lib("good", "fixture_good"), cut);
+    fs::resize_file(cut, cuts[i]);
+  }
+  Registry registry;
+  PluginLoader loader(registry);
+  loader.load_dirs({tmp.string()});
+  ASSERT_EQ(loader.plugins().size(), 1u);
+  EXPECT_EQ(loader.plugins()[0].name, "fixture_good");
+  ASSERT_EQ(loader.problems().size(), cuts.size());
+  EXPECT_THAT(loader.problems()[0].message, StartsWith("truncated ELF file (loadable segment "));
+  EXPECT_THAT(loader.problems()[1].message, StartsWith("truncated"));
+  EXPECT_THAT(loader.problems()[3].message, StartsWith("not an ELF file ("));
+  for (const PluginProblem& p : loader.problems()) EXPECT_THAT(p.path, HasSubstr("fixture_cut"));
+  EXPECT_NE(registry.find(Kind::Dataset, "fixture_good_data"), nullptr);
+  fs::remove_all(tmp);
 }
 
 TEST(Loader, RegistrationThatThrowsRegistersNothing) {
@@ -178,14 +224,17 @@ TEST(Loader, GoodPluginsLoadNextToBrokenOnes) {
   EXPECT_THAT(l.plugin_names(), ElementsAre("fixture_good"));
   // Sorted by file name, each broken library reported once, with its own reason.
   EXPECT_THAT(l.problem_paths(),
-              ElementsAre(lib("mixed", "fixture_bad_default"), lib("mixed", "fixture_name_mismatch"),
-                          lib("mixed", "fixture_no_entry"), lib("mixed", "fixture_not_a_library"),
-                          lib("mixed", "fixture_redefines"), lib("mixed", "fixture_throws"),
+              ElementsAre(lib("mixed", "fixture_bad_default"), lib("mixed", "fixture_lying"),
+                          lib("mixed", "fixture_name_mismatch"), lib("mixed", "fixture_no_entry"),
+                          lib("mixed", "fixture_not_a_library"), lib("mixed", "fixture_redefines"),
+                          lib("mixed", "fixture_runs_nothing"), lib("mixed", "fixture_throws"),
                           lib("mixed", "fixture_wrong_abi")));
   EXPECT_THAT(l.problem(lib("mixed", "fixture_bad_default")), HasSubstr("default of parameter 'k' is 0"));
   EXPECT_THAT(l.problem(lib("mixed", "fixture_name_mismatch")), StartsWith("plugin name expected"));
-  EXPECT_EQ(l.problem(lib("mixed", "fixture_no_entry")), "not an xrec plugin (no xrec_plugin_entry)");
-  EXPECT_THAT(l.problem(lib("mixed", "fixture_not_a_library")), StartsWith("not a loadable library: "));
+  EXPECT_EQ(l.problem(lib("mixed", "fixture_no_entry")), "not an xrec plugin (no .xrec_plugin section)");
+  EXPECT_THAT(l.problem(lib("mixed", "fixture_not_a_library")), StartsWith("not an ELF file ("));
+  EXPECT_THAT(l.problem(lib("mixed", "fixture_runs_nothing")), StartsWith("built for another host: "));
+  EXPECT_THAT(l.problem(lib("mixed", "fixture_lying")), StartsWith("the loaded descriptor differs"));
   EXPECT_THAT(l.problem(lib("mixed", "fixture_redefines")),
               HasSubstr("already registered by plugin 'fixture_good' from " + lib("mixed", "fixture_good")));
   EXPECT_THAT(l.problem(lib("mixed", "fixture_throws")), StartsWith("registration threw: "));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/kinds.hpp"
 
 namespace xrec {
 namespace {
@@ -17,7 +18,7 @@ Component dataset(const std::string& name, const std::string& plugin = "p",
   c.name = name;
   c.plugin = plugin;
   c.path = path;
-  c.dataset = [](const Params&, const PluginContext&) { return std::shared_ptr<Dataset>(); };
+  c.set_factory<Dataset>([](const Params&, const PluginContext&) { return std::shared_ptr<Dataset>(); });
   return c;
 }
 
@@ -28,7 +29,7 @@ Component backbone(const std::string& name, const std::string& plugin = "p",
   c.name = name;
   c.plugin = plugin;
   c.path = path;
-  c.backbone = [](const Params&, const PluginContext&) { return std::shared_ptr<Backbone>(); };
+  c.set_factory<Backbone>([](const Params&, const PluginContext&) { return std::shared_ptr<Backbone>(); });
   return c;
 }
 
@@ -55,7 +56,7 @@ TEST(Registry, FindsWhatWasAdded) {
   EXPECT_EQ(found->path, "/plugins/sasrec.so");
   ASSERT_EQ(found->params.size(), 1u);
   EXPECT_EQ(found->params[0].name, "hidden");
-  EXPECT_TRUE(found->backbone);
+  EXPECT_TRUE(found->has_factory());
   EXPECT_EQ(&r.get(Kind::Backbone, "sasrec"), found);
 }
 
@@ -88,13 +89,14 @@ TEST(Registry, DuplicateNamesBothPlugins) {
 TEST(Registry, RejectsComponentsWithoutFactoryOrName) {
   Registry r;
   Component no_factory = dataset("raw");
-  no_factory.dataset = nullptr;
+  no_factory.factory = nullptr;
   EXPECT_EQ(message_of([&] { r.add(no_factory); }),
             "dataset 'raw' from plugin 'p' (/p.so) has no dataset factory");
 
   Component wrong_factory = dataset("mixed");
   wrong_factory.kind = Kind::Baseline;  // a dataset factory does not make a baseline
-  EXPECT_THAT(message_of([&] { r.add(wrong_factory); }), HasSubstr("has no baseline factory"));
+  EXPECT_EQ(message_of([&] { r.add(wrong_factory); }),
+            "baseline 'mixed' from plugin 'p' (/p.so) has no baseline factory (its factory makes a dataset)");
 
   Component unnamed = dataset("");
   EXPECT_THAT(message_of([&] { r.add(unnamed); }), HasSubstr("cannot register a dataset with an empty name"));
@@ -144,6 +146,98 @@ TEST(Registry, ComponentsAddedByTheHostAreNamedSo) {
   r.add(dataset("mem", "", ""));
   EXPECT_EQ(message_of([&] { r.add(dataset("mem", "late", "/late.so")); }),
             "dataset 'mem' is registered twice: by the host and by plugin 'late' (/late.so)");
+}
+
+// A registrar that records what reaches its single virtual entry.
+class RecordingRegistrar : public Registrar {
+ public:
+  void add_component(Kind kind, const std::string& name, const std::string& doc, ParamSpecs params,
+                     AnyFactory factory) override {
+    Component c;
+    c.kind = kind;
+    c.name = name;
+    c.doc = doc;
+    c.params = std::move(params);
+    c.factory = std::move(factory);
+    c.factory_kind = kind;
+    added.push_back(std::move(c));
+  }
+  std::vector<Component> added;
+};
+
+TEST(Kinds, TableDrivesNamesPluralsAndParsing) {
+  std::vector<std::string> names;
+  for (Kind k : all_kinds()) names.push_back(to_string(k));
+  EXPECT_EQ(names, (std::vector<std::string>{"dataset", "backbone", "quantizer", "transfer", "baseline",
+                                             "item_encoder", "pointwise_model"}));
+  EXPECT_STREQ(kind_plural(Kind::ItemEncoder), "item encoders");
+  EXPECT_STREQ(kind_plural(Kind::Transfer), "transfer strategies");
+  EXPECT_STREQ(kind_doc(Kind::Dataset), "Reads one domain's data");
+  for (Kind k : all_kinds()) {
+    ASSERT_TRUE(kind_from_string(to_string(k)).has_value()) << to_string(k);
+    EXPECT_EQ(*kind_from_string(to_string(k)), k);
+    EXPECT_STRNE(kind_doc(k), "");
+  }
+  EXPECT_FALSE(kind_from_string("Backbone").has_value());
+  EXPECT_FALSE(kind_from_string("item encoder").has_value());
+  EXPECT_FALSE(kind_from_string("").has_value());
+  static_assert(kind_of<Backbone>() == Kind::Backbone);
+  static_assert(kind_of<ItemEncoder>() == Kind::ItemEncoder);
+  static_assert(kind_of<PointwiseModel>() == Kind::PointwiseModel);
+}
+
+TEST(Kinds, RegistrarEntryPointsAllReachTheOneVirtual) {
+  RecordingRegistrar reg;
+  reg.add_backbone("sasrec", "doc", {param::integer("hidden", 64, "Hidden")},
+                   [](const Params&, const PluginContext&) { return std::shared_ptr<Backbone>(); });
+  reg.add<Quantizer>("rq", "", {}, [](const Params&, const PluginContext&) { return std::shared_ptr<Quantizer>(); });
+  // The wave-2 kinds only need their forward declarations to be registered.
+  reg.add_item_encoder("id", "Item id table", {},
+                       [](const Params&, const PluginContext&) { return std::shared_ptr<ItemEncoder>(); });
+  reg.add<PointwiseModel>("dnn", "", {},
+                          [](const Params&, const PluginContext&) { return std::shared_ptr<PointwiseModel>(); });
+  ASSERT_EQ(reg.added.size(), 4u);
+  EXPECT_EQ(reg.added[0].kind, Kind::Backbone);
+  EXPECT_EQ(reg.added[0].name, "sasrec");
+  EXPECT_EQ(reg.added[0].doc, "doc");
+  ASSERT_EQ(reg.added[0].params.size(), 1u);
+  EXPECT_EQ(reg.added[1].kind, Kind::Quantizer);
+  EXPECT_EQ(reg.added[2].kind, Kind::ItemEncoder);
+  EXPECT_EQ(reg.added[3].kind, Kind::PointwiseModel);
+  for (const Component& c : reg.added) EXPECT_TRUE(c.has_factory()) << c.name;
+
+  // An empty typed factory stays empty once erased, so the registry still says "no factory".
+  reg.add_dataset("empty", "", {}, Factory<Dataset>());
+  EXPECT_FALSE(reg.added.back().has_factory());
+}
+
+TEST(Kinds, MakeReturnsTheFactorysObjectAndRefusesAnotherKind) {
+  // A real object behind a forward-declared kind: the factory's pointer comes back unchanged.
+  static int made = 0;
+  auto token = std::make_shared<int>(42);
+  Registry r;
+  Component c;
+  c.kind = Kind::ItemEncoder;
+  c.name = "id";
+  c.set_factory<ItemEncoder>([token](const Params&, const PluginContext&) {
+    ++made;
+    return std::shared_ptr<ItemEncoder>(token, reinterpret_cast<ItemEncoder*>(token.get()));
+  });
+  r.add(c);
+  const Component& got = r.get(Kind::ItemEncoder, "id");
+  const Params params;
+  const PluginContext ctx;
+  std::shared_ptr<ItemEncoder> e = got.make<ItemEncoder>(params, ctx);
+  EXPECT_EQ(static_cast<void*>(e.get()), static_cast<void*>(token.get()));
+  EXPECT_EQ(got.item_encoder(params, ctx).get(), e.get());  // the generated accessor is make<ItemEncoder>
+  EXPECT_EQ(made, 2);
+
+  EXPECT_EQ(message_of([&] { got.make<PointwiseModel>(params, ctx); }),
+            "kind mismatch: asked for a component of kind pointwise_model, but item_encoder 'id' is of kind "
+            "item_encoder");
+  EXPECT_EQ(message_of([&] { got.backbone(params, ctx); }),
+            "kind mismatch: asked for a component of kind backbone, but item_encoder 'id' is of kind item_encoder");
+  EXPECT_EQ(made, 2);  // a refused make never calls the factory
 }
 
 }  // namespace

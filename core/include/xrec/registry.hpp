@@ -18,14 +18,36 @@ struct Component {
   ParamSpecs params;
   std::string plugin;  // name of the plugin library that registered it
   std::string path;    // path of that library
-  // Exactly one factory is set, the one matching `kind`.
-  Factory<Dataset> dataset;
-  Factory<Backbone> backbone;
-  Factory<Quantizer> quantizer;
-  Factory<Transfer> transfer;
-  Factory<Baseline> baseline;
 
-  bool has_factory() const;  // the factory matching `kind` is set
+  // The type-erased factory and the kind of what it makes (set together by set_factory; a component
+  // is only valid when factory_kind == kind).
+  AnyFactory factory;
+  Kind factory_kind = Kind::Dataset;
+
+  template <class T>
+  void set_factory(Factory<T> f) {
+    factory = erase_factory<T>(std::move(f));
+    factory_kind = kind_of<T>();
+  }
+  bool has_factory() const { return static_cast<bool>(factory) && factory_kind == kind; }
+
+  // component.make<Backbone>(params, ctx). Throws xrec::Error when the component is of another kind
+  // ("kind mismatch: asked for a component of kind backbone, but quantizer 'rq' is of kind quantizer")
+  // or has no factory.
+  template <class T>
+  std::shared_ptr<T> make(const Params& params, const PluginContext& ctx) const {
+    check_makes(kind_of<T>());
+    return std::static_pointer_cast<T>(factory(params, ctx));
+  }
+
+  // component.backbone(params, ctx), component.item_encoder(params, ctx): make<T> per kind.
+#define XREC_KIND_MAKE_(Class, id, plural, doc) \
+  std::shared_ptr<Class> id(const Params& params, const PluginContext& ctx) const { return make<Class>(params, ctx); }
+  XREC_KINDS(XREC_KIND_MAKE_)
+#undef XREC_KIND_MAKE_
+
+ private:
+  void check_makes(Kind wanted) const;
 };
 
 class Registry {

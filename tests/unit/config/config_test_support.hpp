@@ -75,33 +75,33 @@ inline const Registry& test_registry() {
                      param::integer("heads", 2, "Attention heads").at_least(1),
                      param::real("dropout", 0.1, "Dropout").range(0, 1),
                      param::string("act", "gelu", "Activation").one_of({"gelu", "relu"})};
-    sasrec.backbone = no_factory<Backbone>();
+    sasrec.set_factory<Backbone>(no_factory<Backbone>());
     r.add(sasrec);
     Component gru;
     gru.kind = Kind::Backbone;
     gru.name = "gru4rec";
     gru.params = {param::integer("hidden", 64, "Hidden size"), param::integer("layers", 1, "Layers")};
-    gru.backbone = no_factory<Backbone>();
+    gru.set_factory<Backbone>(no_factory<Backbone>());
     r.add(gru);
     Component amazon;
     amazon.kind = Kind::Dataset;
     amazon.name = "amazon_s3rec";
     amazon.params = {param::required("name", ParamType::String, "Category"),
                      param::integer("min_count", 5, "Minimum interactions").at_least(1)};
-    amazon.dataset = no_factory<Dataset>();
+    amazon.set_factory<Dataset>(no_factory<Dataset>());
     r.add(amazon);
     Component ml;
     ml.kind = Kind::Dataset;
     ml.name = "movielens";
     ml.params = {param::string("path", "ml-1m", "Folder"), param::real_list("weights", {1.0}, "Weights")};
-    ml.dataset = no_factory<Dataset>();
+    ml.set_factory<Dataset>(no_factory<Dataset>());
     r.add(ml);
     Component rq;
     rq.kind = Kind::Quantizer;
     rq.name = "rq";
     rq.params = {param::integer("codebooks", 4, "Codebooks").range(1, 16),
                  param::required("dim", ParamType::Int, "Code dimension")};
-    rq.quantizer = no_factory<Quantizer>();
+    rq.set_factory<Quantizer>(no_factory<Quantizer>());
     r.add(rq);
     return r;
   }();

@@ -76,7 +76,7 @@ void add_lines(Registry& r, const std::string& name) {
   c.params = {param::string("path", "", "File"), param::integer("generated", 0, "Users to generate"),
               param::string("name", "", "Domain name"), param::string("negatives_file", "", "Negatives"),
               param::integer("max_users", 0, "First N users")};
-  c.dataset = [](const Params& p, const PluginContext& ctx) { return std::make_shared<Lines>(p, ctx); };
+  c.set_factory<Dataset>([](const Params& p, const PluginContext& ctx) { return std::make_shared<Lines>(p, ctx); });
   r.add(c);
 }
 

@@ -24,7 +24,7 @@ const Registry& registry() {
     c.kind = Kind::Dataset;
     c.name = "lines";
     c.params = {param::string("path", "", "File")};
-    c.dataset = [](const Params&, const PluginContext&) -> std::shared_ptr<Dataset> { return nullptr; };
+    c.set_factory<Dataset>([](const Params&, const PluginContext&) -> std::shared_ptr<Dataset> { return nullptr; });
     reg.add(c);
     return reg;
   }();

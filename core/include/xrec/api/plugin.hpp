@@ -6,8 +6,11 @@
 //                            [](const Params& p, const PluginContext& ctx) { ... });
 //   }
 //
-// The host reads the descriptor first and checks every build fact against its own before it calls
-// register_components; the plugin name must equal the library's base name (my_plugin.so).
+// The macro writes the descriptor twice: as plain constant bytes in the library's `.xrec_plugin` ELF
+// section, which the host reads from the file and checks against its own build facts BEFORE loading
+// the library (so a mismatched library never runs a line), and as the in-memory PluginDescriptor,
+// which must equal the file's once the library is loaded. The plugin name must equal the library's
+// base name (my_plugin.so). NAME, VERSION and DESCRIPTION must be string literals.
 #include <boost/dll/alias.hpp>
 
 #include "xrec/api/registrar.hpp"
@@ -51,8 +54,37 @@ using PluginEntry = const PluginDescriptor*();
 #define XREC_PLUGIN_DEVICE XREC_DEVICE_KIND
 #endif
 
+// The `.xrec_plugin` section, format 1 (read by xrec/plugin_file.hpp): "xrec-plugin\0" then
+// "key=value\0" entries. Each "\0" ends its own literal, so a value never merges into an escape.
+#define XREC_PLUGIN_SECTION_(NAME, VERSION, DESCRIPTION)                                             \
+  "xrec-plugin\0"                                                                                    \
+  "format=1\0"                                                                                       \
+  "api_version=" XREC_STRINGIFY(XREC_PLUGIN_API_VERSION) "\0"                                        \
+  "name=" NAME "\0"                                                                                  \
+  "version=" VERSION "\0"                                                                            \
+  "description=" DESCRIPTION "\0"                                                                    \
+  "xrec_version=" XREC_VERSION_STRING "\0"                                                           \
+  "torch_version=" XREC_PLUGIN_TORCH_VERSION "\0"                                                    \
+  "compiler=" XREC_PLUGIN_COMPILER "\0"                                                              \
+  "cxx_abi=" XREC_PLUGIN_CXX_ABI "\0"                                                                \
+  "device=" XREC_PLUGIN_DEVICE "\0"
+
+// `retain` keeps the section through a plugin link with --gc-sections (nothing references it).
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define XREC_PLUGIN_RETAIN_ retain,
+#endif
+#endif
+#ifndef XREC_PLUGIN_RETAIN_
+#define XREC_PLUGIN_RETAIN_
+#endif
+
 #define XREC_PLUGIN(NAME, VERSION, DESCRIPTION)                                                   \
   static void xrec_register_components_(::xrec::Registrar& registrar);                            \
+  namespace xrec_plugin_detail_ {                                                                 \
+  __attribute__((section(".xrec_plugin"), XREC_PLUGIN_RETAIN_ used, aligned(1))) static const char                    \
+      file_descriptor[] = XREC_PLUGIN_SECTION_(NAME, VERSION, DESCRIPTION);                        \
+  }                                                                                               \
   namespace xrec_plugin_detail_ {                                                                 \
   const ::xrec::PluginDescriptor* descriptor() {                                                  \
     static const ::xrec::PluginDescriptor d{XREC_PLUGIN_API_VERSION, NAME,           VERSION,     \
