@@ -4,7 +4,10 @@
 #include <torch/version.h>  // tiny: only TORCH_VERSION_* macros
 
 // 2: Backbone::forward_last (a virtual added: plugins built against 1 must be rebuilt).
-#define XREC_API_VERSION 2
+// 3: contract v3 (issue 10): one kind table and a type-erased Registrar, the descriptor in an ELF section,
+//    stages (StageSpec, run_stage) and services for custom loops in TransferContext, fast weights in
+//    scoring, item encoders, pointwise models, cold-start tasks, Quantizer::initialize.
+#define XREC_API_VERSION 3
 #define XREC_VERSION_STRING "0.1.0"
 
 #define XREC_STRINGIFY_(x) #x
