@@ -7,6 +7,7 @@
 #include <set>
 
 #include "cli.hpp"
+#include "xrec/engine/builtins.hpp"
 #include "xrec/json.hpp"
 #include "xrec/api/errors.hpp"
 #include "xrec/loader.hpp"
@@ -27,6 +28,7 @@ const char* kUsage =
 // Everything the plugin folders provide, with what could not be loaded.
 struct Loaded {
   Registry registry;
+  engine::register_builtin_components(registry);
   PluginLoader loader{registry};
   std::vector<std::string> searched;
 };

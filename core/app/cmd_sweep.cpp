@@ -10,6 +10,7 @@
 #include "xrec/api/errors.hpp"
 #include "xrec/config.hpp"
 #include "xrec/engine/schema.hpp"
+#include "xrec/engine/builtins.hpp"
 #include "xrec/engine/startup.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
@@ -43,6 +44,7 @@ const char* kSweepUsage =
 class PointValidator {
  public:
   PointValidator(const sweep::Spec& spec, const std::vector<std::string>& plugin_dirs) : loader_(registry_) {
+    engine::register_builtin_components(registry_);
     std::vector<std::string> dirs = plugin_dirs;
     for (auto& d : load(spec, {}).plugin_paths()) dirs.push_back(d);
     for (auto& d : default_plugin_dirs()) dirs.push_back(d);

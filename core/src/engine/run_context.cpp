@@ -94,10 +94,18 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
     quantizer = registry_.get(Kind::Quantizer, qc->type).quantizer(qc->params, component_context(qc->type));
   std::vector<ItemDomain> items;
   for (auto* t : domains) items.push_back({t->name, t->num_items(), t->data});
-  // The `id` item encoder draws its tables with the backbone's init_std when the backbone has one.
-  const double init_std = bc->params.has("init_std") ? bc->params.real("init_std") : 0.02;
-  auto model = std::make_shared<HostSequenceModel>(items, std::make_shared<IdItemEncoder>(init_std), backbone,
-                                                   quantizer, parse_loss(train_.str("loss")));
+  // No `item_encoder:` means the built-in `id` tables; they draw with the backbone's init_std when the backbone
+  // has one and the encoder sets none.
+  std::shared_ptr<ItemEncoder> encoder;
+  const ComponentConfig* ec = config_.component("item_encoder");
+  if (!ec || ec->type == "id") {
+    double init_std = bc->params.has("init_std") ? bc->params.real("init_std") : 0.02;
+    if (ec && ec->params.real("init_std") > 0) init_std = ec->params.real("init_std");
+    encoder = std::make_shared<IdItemEncoder>(init_std);
+  } else {
+    encoder = registry_.get(Kind::ItemEncoder, ec->type).item_encoder(ec->params, component_context(ec->type));
+  }
+  auto model = std::make_shared<HostSequenceModel>(items, encoder, backbone, quantizer, parse_loss(train_.str("loss")));
   model->set_length_groups(train_.flag("length_groups"));
   model->to(device_);
   max_len_ = backbone->max_len();
@@ -301,6 +309,17 @@ const ColdStartTask& RunContext::cold_start_task() {
     cold_start_ = std::make_unique<ColdStartTask>(cold_start_split(*target_.data, o));
   }
   return *cold_start_;
+}
+
+std::shared_ptr<PointwiseModel> RunContext::make_pointwise_model() {
+  const ComponentConfig* pc = config_.component("pointwise_model");
+  if (!pc)
+    throw InputError("this transfer strategy needs a pointwise model, but the config has no `pointwise_model:` section");
+  auto model = registry_.get(Kind::PointwiseModel, pc->type).pointwise_model(pc->params, component_context(pc->type));
+  if (!model) throw Error("pointwise model '" + pc->type + "': its factory returned no model");
+  model->bind(pointwise_fields());
+  model->to(device_);
+  return model;
 }
 
 PointwiseFields RunContext::pointwise_fields() const {

@@ -8,6 +8,7 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/metrics.hpp"
+#include "xrec/engine/builtins.hpp"
 #include "xrec/engine/evaluator.hpp"
 #include "xrec/engine/runtime.hpp"
 #include "xrec/engine/schema.hpp"
@@ -80,6 +81,7 @@ Session::Session(const StartupOptions& options) : options_(options) {
   Config config = options.config_text.empty()
                       ? Config::load(options.config_path, options.overrides)
                       : Config::parse(options.config_text, options.config_path, options.overrides);
+  register_builtin_components(registry_);
   loader_ = std::make_unique<PluginLoader>(registry_);
   std::vector<std::string> dirs = options.plugin_dirs;
   for (auto& d : config.plugin_paths()) dirs.push_back(d);

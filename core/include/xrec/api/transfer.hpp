@@ -70,6 +70,9 @@ class TransferContext {
   virtual const ColdStartTask& cold_start_task() = 0;
   // What a pointwise model over the target is bound to (PointwiseModel::bind): users, items, side fields.
   virtual PointwiseFields pointwise_fields() const = 0;
+  // A fresh pointwise model from the config's `pointwise_model:` section, bound to pointwise_fields() and on
+  // the run's device.
+  virtual std::shared_ptr<PointwiseModel> make_pointwise_model() = 0;
   // The support or query pairs of these target users with their features, on the run's device.
   virtual PointwiseBatch pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) = 0;
   // auc, gauc (grouped by user) and logloss of `model` under fast weights `w` on the users' support or query

@@ -60,6 +60,7 @@ class RunContext : public TransferContext {
   EvalOptions eval_options(int64_t max_len) const;
 
   const ColdStartTask& cold_start_task() override;
+  std::shared_ptr<PointwiseModel> make_pointwise_model() override;
   PointwiseFields pointwise_fields() const override;
   PointwiseBatch pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) override;
   MetricMap evaluate_pointwise(PointwiseModel& model, const std::vector<UserTask>& users, UserPart part,
