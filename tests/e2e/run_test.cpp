@@ -146,6 +146,24 @@ TEST(RunE2E, CheckPrintsStagesAndSwitchesComponentTypes) {
   EXPECT_FALSE(fs::exists(db));
 }
 
+TEST(RunE2E, TheIdItemEncoderIsBuiltInAndItsInitStdTrains) {
+  TempDir dir("encoder");
+  const std::string db = dir.file("xrec.db");
+  auto check = xrec_cmd("run " + fixture_config(dir, 1) + " item_encoder.type=id item_encoder.init_std=0.01 --check");
+  EXPECT_EQ(check.code, 0) << check.output;
+  EXPECT_NE(check.output.find("item_encoder:\n  init_std: 0.01\n  type: id\n"), std::string::npos) << check.output;
+  auto unknown = xrec_cmd("run " + fixture_config(dir, 1) + " item_encoder.type=idd --check --db " + db);
+  EXPECT_EQ(unknown.code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("did you mean 'id'"), std::string::npos) << unknown.output;
+  // The same seed with the encoder's own init_std trains other tables: the loss after one epoch differs.
+  auto a = xrec_cmd("run " + fixture_config(dir, 1) + " --db " + db);
+  auto b = xrec_cmd("run " + fixture_config(dir, 1) + " item_encoder.type=id item_encoder.init_std=0.5 --db " + db);
+  ASSERT_EQ(a.code, 0) << a.output;
+  ASSERT_EQ(b.code, 0) << b.output;
+  EXPECT_NE(one_value(db, "SELECT value FROM metrics WHERE run_id = 1 AND key = 'loss' AND split = 'train'"),
+            one_value(db, "SELECT value FROM metrics WHERE run_id = 2 AND key = 'loss' AND split = 'train'"));
+}
+
 TEST(RunE2E, AnUnusableDeviceStopsBeforeTheStoreIsTouched) {
   TempDir dir("baddevice");
   const std::string db = dir.file("xrec.db");
