@@ -151,7 +151,7 @@ TEST(RunE2E, TheIdItemEncoderIsBuiltInAndItsInitStdTrains) {
   const std::string db = dir.file("xrec.db");
   auto check = xrec_cmd("run " + fixture_config(dir, 1) + " item_encoder.type=id item_encoder.init_std=0.01 --check");
   EXPECT_EQ(check.code, 0) << check.output;
-  EXPECT_NE(check.output.find("item_encoder:\n  init_std: 0.01\n  type: id\n"), std::string::npos) << check.output;
+  EXPECT_NE(check.output.find("item_encoder:\n  type: id\n  init_std: 0.01\n"), std::string::npos) << check.output;
   auto unknown = xrec_cmd("run " + fixture_config(dir, 1) + " item_encoder.type=idd --check --db " + db);
   EXPECT_EQ(unknown.code, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("did you mean 'id'"), std::string::npos) << unknown.output;
