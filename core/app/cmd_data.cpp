@@ -17,7 +17,7 @@
 #include "cli.hpp"
 #include "xrec/api/errors.hpp"
 #include "xrec/config.hpp"
-#include "xrec/engine/data_pipeline.hpp"
+#include "xrec/data/data_pipeline.hpp"
 #include "xrec/engine/experiment.hpp"
 #include "xrec/engine/schema.hpp"
 #include "xrec/engine/startup.hpp"

@@ -25,8 +25,8 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/catalog.hpp"
-#include "xrec/engine/data_cache.hpp"
-#include "xrec/engine/data_pipeline.hpp"
+#include "xrec/data/data_cache.hpp"
+#include "xrec/data/data_pipeline.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
 #include "xrec/sha256.hpp"

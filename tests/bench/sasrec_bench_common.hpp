@@ -22,9 +22,9 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/metrics.hpp"
-#include "xrec/engine/data_pipeline.hpp"
+#include "xrec/data/data_pipeline.hpp"
 #include "xrec/engine/sequence_model.hpp"
-#include "xrec/engine/split.hpp"
+#include "xrec/data/split.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
 

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "xrec/api/errors.hpp"
-#include "xrec/engine/cold_start.hpp"
+#include "xrec/data/cold_start.hpp"
 #include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/pointwise.hpp"
 #include "xrec/engine/runtime.hpp"

@@ -1,7 +1,7 @@
 #include "xrec/engine/schema.hpp"
 
 #include "xrec/catalog.hpp"
-#include "xrec/engine/data_pipeline.hpp"
+#include "xrec/data/data_pipeline.hpp"
 
 namespace xrec::engine {
 

@@ -18,7 +18,7 @@
 #include "xrec/api/baseline.hpp"
 #include "xrec/api/dataset.hpp"
 #include "xrec/api/errors.hpp"
-#include "xrec/engine/split.hpp"
+#include "xrec/data/split.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
 #include "plugins/dataset_harness.hpp"

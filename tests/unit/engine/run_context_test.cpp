@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "xrec/api/dataset.hpp"
-#include "xrec/engine/cold_start.hpp"
+#include "xrec/data/cold_start.hpp"
 #include "xrec/engine/schema.hpp"
 
 using namespace xrec;

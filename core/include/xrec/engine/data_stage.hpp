@@ -10,7 +10,7 @@
 #include "xrec/api/context.hpp"
 #include "xrec/api/task.hpp"
 #include "xrec/config.hpp"
-#include "xrec/engine/data_pipeline.hpp"
+#include "xrec/data/data_pipeline.hpp"
 #include "xrec/registry.hpp"
 #include "xrec/store.hpp"
 

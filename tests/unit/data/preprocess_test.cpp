@@ -1,4 +1,4 @@
-#include "xrec/engine/preprocess.hpp"
+#include "xrec/data/preprocess.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "xrec/engine/features.hpp"
+#include "xrec/data/features.hpp"
 
 #include <algorithm>
 #include <charconv>

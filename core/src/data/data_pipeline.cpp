@@ -1,4 +1,4 @@
-#include "xrec/engine/data_pipeline.hpp"
+#include "xrec/data/data_pipeline.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -11,10 +11,10 @@
 #include "xrec/api/errors.hpp"
 #include "xrec/api/files.hpp"
 #include "xrec/catalog.hpp"
-#include "xrec/engine/data_cache.hpp"
-#include "xrec/engine/features.hpp"
-#include "xrec/engine/preprocess.hpp"
-#include "xrec/engine/split.hpp"
+#include "xrec/data/data_cache.hpp"
+#include "xrec/data/features.hpp"
+#include "xrec/data/preprocess.hpp"
+#include "xrec/data/split.hpp"
 #include "xrec/sha256.hpp"
 #include "xrec/suggest.hpp"
 

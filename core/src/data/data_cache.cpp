@@ -1,4 +1,4 @@
-#include "xrec/engine/data_cache.hpp"
+#include "xrec/data/data_cache.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "xrec/engine/data_pipeline.hpp"
+#include "xrec/data/data_pipeline.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "xrec/engine/split.hpp"
+#include "xrec/data/split.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "xrec/engine/cold_start.hpp"
+#include "xrec/data/cold_start.hpp"
 
 #include <gtest/gtest.h>
 
