@@ -5,7 +5,7 @@
 set(XREC_SANITIZE "" CACHE STRING "Sanitizers to build with (-fsanitize=...), e.g. address,undefined; empty: none")
 
 if(XREC_SANITIZE)
-  if(NOT XREC_SANITIZE MATCHES "^[a-z,]+$")
+  if(NOT XREC_SANITIZE MATCHES "^[a-z,-]+$")
     message(FATAL_ERROR "XREC_SANITIZE='${XREC_SANITIZE}': expected a comma-separated list such as address,undefined")
   endif()
   # -fno-sanitize-recover: the first UB report fails the test instead of scrolling past.

@@ -137,7 +137,7 @@ void only_keys(const std::string& path, const YAML::Node& map, const std::vector
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       std::string known;
       for (auto& key : keys) known += (known.empty() ? "" : ", ") + key;
-      throw InputError(at(path, it->first) + what + ": unknown key " + quoted(k) + ", expected one of: " + known);
+      throw InputError(at(path, it->first) + what + ": unknown key " + quote_token(k) + ", expected one of: " + known);
     }
   }
 }
@@ -237,11 +237,11 @@ void check_catalog_entry(const CatalogEntry& e) {
     const fs::path p(f.path);
     if (f.path.empty() || p.is_absolute() ||
         std::any_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".."; }))
-      throw InputError(where + "file path " + quoted(f.path) + ", expected a path inside the data root (relative, no '..')");
+      throw InputError(where + "file path " + quote_token(f.path) + ", expected a path inside the data root (relative, no '..')");
     if (f.url.rfind("http://", 0) != 0 && f.url.rfind("https://", 0) != 0 && f.url.rfind("file://", 0) != 0)
-      throw InputError(where + "file " + quoted(f.path) + " has URL " + quoted(f.url) + ", expected http://, https:// or file://");
+      throw InputError(where + "file " + quote_token(f.path) + " has URL " + quote_token(f.url) + ", expected http://, https:// or file://");
     if (!is_hex64(f.sha256))
-      throw InputError(where + "file " + quoted(f.path) + " has sha256 " + quoted(f.sha256) +
+      throw InputError(where + "file " + quote_token(f.path) + " has sha256 " + quote_token(f.sha256) +
                        ", expected 64 lowercase hexadecimal digits");
   }
 }

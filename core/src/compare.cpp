@@ -63,12 +63,12 @@ std::string pick_stage(Store& store, int64_t run, const std::string& split, cons
     return s;
   };
   if (stages.empty())
-    throw InputError("run " + std::to_string(run) + " has no per-case ranks for split " + quoted(split) +
+    throw InputError("run " + std::to_string(run) + " has no per-case ranks for split " + quote_token(split) +
                      " (runs record them when eval.save_ranks is true; is the run id right, did it finish?)");
   if (!requested.empty() || stages.size() == 1) {
     const std::string s = requested.empty() ? stages.front() : requested;
     if (std::find(stages.begin(), stages.end(), s) == stages.end())
-      throw InputError("run " + std::to_string(run) + " has no case ranks for stage " + quoted(s) + " (has: " + list() + ")");
+      throw InputError("run " + std::to_string(run) + " has no case ranks for stage " + quote_token(s) + " (has: " + list() + ")");
     return s;
   }
   throw InputError("run " + std::to_string(run) + " has case ranks for several stages (" + list() + "); choose one with " +
@@ -102,8 +102,8 @@ void check_same_protocol(Store& store, int64_t run_a, int64_t run_b) {
   auto differ = [&](const std::string& key, const std::string& why) {
     const std::string a = get(pa, key), b = get(pb, key);
     if (a.empty() || b.empty() || a == b) return;
-    throw InputError(runs + " were evaluated differently: " + key + " is " + quoted(a) + " in run " +
-                     std::to_string(run_a) + " and " + quoted(b) + " in run " + std::to_string(run_b) + " (" + why +
+    throw InputError(runs + " were evaluated differently: " + key + " is " + quote_token(a) + " in run " +
+                     std::to_string(run_a) + " and " + quote_token(b) + " in run " + std::to_string(run_b) + " (" + why +
                      "; a paired test needs the same candidates for every case)");
   };
   differ("eval.protocol", "full ranking and sampled negatives rank different candidate sets");

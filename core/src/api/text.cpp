@@ -42,6 +42,6 @@ std::string printable(std::string_view token, size_t max_bytes) {
   return out;
 }
 
-std::string quoted(std::string_view token, size_t max_bytes) { return "'" + printable(token, max_bytes) + "'"; }
+std::string quote_token(std::string_view token, size_t max_bytes) { return "'" + printable(token, max_bytes) + "'"; }
 
 }  // namespace xrec

@@ -23,7 +23,7 @@ inline std::string at_line(const std::string& path, size_t line) {
 
 // A field as shown in an error message: quoted, cut short so a broken line cannot flood the terminal,
 // non-printable bytes escaped (xrec::quoted).
-inline std::string shown(std::string_view s) { return quoted(s, 60); }
+inline std::string shown(std::string_view s) { return quote_token(s, 60); }
 
 inline std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -44,7 +44,7 @@ class Interactions : public Dataset {
                   : n == "rating"    ? &rating_col_
                   : n == "timestamp" ? &time_col_
                                      : nullptr;
-      if (!slot) throw InputError(where + "has an unknown column name " + quoted(n) + rule);
+      if (!slot) throw InputError(where + "has an unknown column name " + quote_token(n) + rule);
       if (*slot >= 0) throw InputError(where + "names `" + n + "` twice" + rule);
       *slot = static_cast<int>(c);
     }

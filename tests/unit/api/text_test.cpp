@@ -11,7 +11,7 @@ namespace {
 TEST(Printable, KeepsPlainTextAndUtf8) {
   EXPECT_EQ(printable("item_42"), "item_42");
   EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
-  EXPECT_EQ(quoted("a b"), "'a b'");
+  EXPECT_EQ(quote_token("a b"), "'a b'");
   EXPECT_EQ(printable(""), "");
 }
 
@@ -30,7 +30,7 @@ TEST(Printable, CutsLongTokensAndSaysHowLong) {
   EXPECT_EQ(s, std::string(kShownTokenBytes, 'x') + "... (100000000 bytes)");
   EXPECT_EQ(printable("abcdef", 3), "abc... (6 bytes)");
   EXPECT_EQ(printable("abc", 3), "abc");
-  EXPECT_EQ(quoted("abcdef", 2), "'ab... (6 bytes)'");
+  EXPECT_EQ(quote_token("abcdef", 2), "'ab... (6 bytes)'");
   // A multi-byte character cut by the limit is escaped, never emitted half.
   EXPECT_EQ(printable("a\xc3\xa9", 2), "a\\xc3... (3 bytes)");
 }

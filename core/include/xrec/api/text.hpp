@@ -17,7 +17,7 @@ inline constexpr size_t kShownTokenBytes = 200;
 // first `max_bytes` bytes followed by "... (N bytes)". Never throws.
 XREC_API std::string printable(std::string_view token, size_t max_bytes = kShownTokenBytes);
 
-// printable(token) in single quotes: 'token'.
-XREC_API std::string quoted(std::string_view token, size_t max_bytes = kShownTokenBytes);
+// printable(token) in single quotes (not named quoted(): std::quoted would be found by ADL): 'token'.
+XREC_API std::string quote_token(std::string_view token, size_t max_bytes = kShownTokenBytes);
 
 }  // namespace xrec
