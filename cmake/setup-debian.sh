@@ -12,6 +12,7 @@ packages=(
   libcurl4-openssl-dev    # named datasets: downloads
   libssl-dev              # SHA-256 (OpenSSL uses the CPU's SHA instructions)
   libgtest-dev libgmock-dev
+  clang libclang-rt-dev   # the fuzz job (.ci/fuzz.sh): clang and libFuzzer (libclang_rt.fuzzer)
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/text.hpp"
 #include "xrec/api/version.hpp"
 #include "xrec/sha256.hpp"
 
@@ -42,7 +43,7 @@ void only_keys(const std::string& path, const YAML::Node& map, const std::vector
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       std::string known;
       for (auto& key : keys) known += (known.empty() ? "" : ", ") + key;
-      throw InputError(at(path, it->first) + what + ": unknown key '" + k + "', expected one of: " + known);
+      throw InputError(at(path, it->first) + what + ": unknown key " + quote_token(k) + ", expected one of: " + known);
     }
   }
 }
@@ -161,12 +162,12 @@ void check_catalog_entry(const CatalogEntry& e) {
     const fs::path p(f.path);
     if (f.path.empty() || p.is_absolute() ||
         std::any_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".."; }))
-      throw InputError(where + "file path '" + f.path + "', expected a path inside the data root (relative, no '..')");
+      throw InputError(where + "file path " + quote_token(f.path) + ", expected a path inside the data root (relative, no '..')");
     if (f.url.rfind("http://", 0) != 0 && f.url.rfind("https://", 0) != 0 && f.url.rfind("file://", 0) != 0)
-      throw InputError(where + "file '" + f.path + "' has URL '" + f.url + "', expected http://, https:// or file://");
+      throw InputError(where + "file " + quote_token(f.path) + " has URL " + quote_token(f.url) + ", expected http://, https:// or file://");
     if (!is_hex64(f.sha256))
-      throw InputError(where + "file '" + f.path + "' has sha256 '" + f.sha256 +
-                       "', expected 64 lowercase hexadecimal digits");
+      throw InputError(where + "file " + quote_token(f.path) + " has sha256 " + quote_token(f.sha256) +
+                       ", expected 64 lowercase hexadecimal digits");
   }
 }
 

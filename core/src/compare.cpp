@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/metrics.hpp"
+#include "xrec/api/text.hpp"
 
 namespace xrec {
 
@@ -57,20 +59,62 @@ std::string pick_stage(Store& store, int64_t run, const std::string& split, cons
   auto stages = store.case_rank_stages(run, split);
   auto list = [&] {
     std::string s;
-    for (auto& x : stages) s += (s.empty() ? "" : ", ") + (x.empty() ? std::string("''") : x);
+    for (auto& x : stages) s += (s.empty() ? "" : ", ") + (x.empty() ? std::string("''") : printable(x));
     return s;
   };
   if (stages.empty())
-    throw InputError("run " + std::to_string(run) + " has no per-case ranks for split '" + split +
-                     "' (runs record them when eval.save_ranks is true; is the run id right, did it finish?)");
+    throw InputError("run " + std::to_string(run) + " has no per-case ranks for split " + quote_token(split) +
+                     " (runs record them when eval.save_ranks is true; is the run id right, did it finish?)");
   if (!requested.empty() || stages.size() == 1) {
     const std::string s = requested.empty() ? stages.front() : requested;
     if (std::find(stages.begin(), stages.end(), s) == stages.end())
-      throw InputError("run " + std::to_string(run) + " has no case ranks for stage '" + s + "' (has: " + list() + ")");
+      throw InputError("run " + std::to_string(run) + " has no case ranks for stage " + quote_token(s) + " (has: " + list() + ")");
     return s;
   }
   throw InputError("run " + std::to_string(run) + " has case ranks for several stages (" + list() + "); choose one with " +
                    option);
+}
+
+
+// The evaluation settings that decide a case's candidate set, as the run recorded them (params table).
+// Keys absent from a run (a run recorded before the key existed) are left out of the comparison.
+std::map<std::string, std::string> protocol_params(Store& store, int64_t run) {
+  static const char* const kKeys[] = {"eval.protocol", "eval.negatives", "eval.sampler", "eval.mask_history", "seed"};
+  std::string in;
+  for (const char* k : kKeys) in += std::string(in.empty() ? "" : ", ") + "'" + k + "'";
+  const QueryResult r =
+      store.query("SELECT key, value FROM params WHERE run_id = " + std::to_string(run) + " AND key IN (" + in + ")");
+  std::map<std::string, std::string> out;
+  for (auto& row : r.rows)
+    if (row.size() == 2 && row[0] && row[1]) out[*row[0]] = *row[1];
+  return out;
+}
+
+// Refuses two runs whose candidate sets differ (issue 12, item 8): a paired test of full ranking against
+// sampled negatives, or of two different negative samples, compares protocols, not models.
+void check_same_protocol(Store& store, int64_t run_a, int64_t run_b) {
+  auto pa = protocol_params(store, run_a), pb = protocol_params(store, run_b);
+  auto get = [](const std::map<std::string, std::string>& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? std::string() : it->second;
+  };
+  const std::string runs = "runs " + std::to_string(run_a) + " and " + std::to_string(run_b);
+  auto differ = [&](const std::string& key, const std::string& why) {
+    const std::string a = get(pa, key), b = get(pb, key);
+    if (a.empty() || b.empty() || a == b) return;
+    throw InputError(runs + " were evaluated differently: " + key + " is " + quote_token(a) + " in run " +
+                     std::to_string(run_a) + " and " + quote_token(b) + " in run " + std::to_string(run_b) + " (" + why +
+                     "; a paired test needs the same candidates for every case)");
+  };
+  differ("eval.protocol", "full ranking and sampled negatives rank different candidate sets");
+  const std::string protocol = get(pa, "eval.protocol");
+  if (protocol == "sampled") {
+    differ("eval.negatives", "a different number of sampled candidates per case");
+    differ("eval.sampler", "negatives drawn from different distributions");
+    if (get(pa, "eval.sampler") != "file") differ("seed", "the sampled negatives are drawn per seed");
+  } else {
+    differ("eval.mask_history", "the users' earlier items are candidates in one run only");
+  }
 }
 
 }  // namespace
@@ -170,6 +214,7 @@ RunComparison compare_runs(Store& store, int64_t run_a, int64_t run_b, const Com
   c.options = options;
   c.stage_a = pick_stage(store, run_a, options.split, options.stage_a, "--stage-a (or --stage)");
   c.stage_b = pick_stage(store, run_b, options.split, options.stage_b, "--stage-b (or --stage)");
+  check_same_protocol(store, run_a, run_b);
   const auto ra = store.case_ranks(run_a, c.stage_a, options.split);
   const auto rb = store.case_ranks(run_b, c.stage_b, options.split);
   if (ra.size() != rb.size())
@@ -183,6 +228,13 @@ RunComparison compare_runs(Store& store, int64_t run_a, int64_t run_b, const Com
                        std::to_string(i) + " is user " + std::to_string(ra[i].user) + " -> item " +
                        std::to_string(ra[i].target) + " in one and user " + std::to_string(rb[i].user) + " -> item " +
                        std::to_string(rb[i].target) + " in the other");
+    if (ra[i].candidates != rb[i].candidates)
+      throw InputError("runs " + std::to_string(run_a) + " and " + std::to_string(run_b) +
+                       " ranked different candidate sets: case " + std::to_string(i) + " (user " +
+                       std::to_string(ra[i].user) + " -> item " + std::to_string(ra[i].target) + ") has " +
+                       std::to_string(ra[i].candidates) + " candidates in run " + std::to_string(run_a) + " and " +
+                       std::to_string(rb[i].candidates) + " in run " + std::to_string(run_b) +
+                       " (full ranking against sampled negatives, or another item set?)");
     a.push_back(case_metric(options.metric, {ra[i].rank, ra[i].candidates}));
     b.push_back(case_metric(options.metric, {rb[i].rank, rb[i].candidates}));
   }

@@ -211,3 +211,21 @@ TEST(UserSequencesPlugin, RealS3RecFilesWithAttributes) {
   ASSERT_EQ(lastfm.fixed_negatives.size(), 1090u);
   for (auto& n : lastfm.fixed_negatives) ASSERT_EQ(n.size(), 99u);
 }
+
+// Issue 12 item 14: a huge or binary token is echoed cut and escaped, not raw (a 100 MB token was
+// printed and stored twice).
+TEST(UserSequencesPlugin, LongAndBinaryTokensAreCutAndEscaped) {
+  FixtureDir dir("user-sequences-token");
+  const std::string token = "\x01" + std::string(1'000'000, 'u') + "\xff";
+  dir.write("huge.txt", token + "\n");  // a user without items
+  try {
+    load(dir.root(), {{"path", Value("huge.txt")}});
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_LT(m.size(), 600u) << m.substr(0, 600);
+    EXPECT_NE(m.find("user '\\x01uuu"), std::string::npos) << m;
+    EXPECT_NE(m.find("... (1000002 bytes)' has no items"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\x01'), std::string::npos);
+  }
+}

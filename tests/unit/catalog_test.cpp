@@ -220,6 +220,12 @@ TEST(Catalog, CatalogFileErrorsSayWhere) {
   auto file = [&](const std::string& name, const std::string& text) { return dir.write(name, text); };
   const std::string unknown = file("unknown.yaml", "x:\n  type: atomic\n  flies: []\n");
   expect_input_error([&] { read_catalog_file(unknown); }, {unknown + ":3:3:", "unknown key 'flies'", "description, type"});
+  // Issue 12 item 14: a long key with control bytes is cut and escaped.
+  const std::string long_key = file("long_key.yaml", "x:\n  type: atomic\n  \"" + std::string(500, 'k') + "\\t\": 1\n");
+  expect_input_error([&] { read_catalog_file(long_key); },
+                     {"unknown key '" + std::string(200, 'k') + "... (501 bytes)'"});
+  const std::string tab_key = file("tab_key.yaml", "x:\n  type: atomic\n  \"a\\tb\": 1\n");
+  expect_input_error([&] { read_catalog_file(tab_key); }, {"unknown key 'a\\tb'"});
   const std::string no_type = file("no_type.yaml", "x:\n  files: [{path: a, url: 'file:///a', sha256: " + sha + "}]\n");
   expect_input_error([&] { read_catalog_file(no_type); }, {no_type + ":2:", "missing key 'type'"});
   const std::string no_files = file("no_files.yaml", "x:\n  type: atomic\n");

@@ -124,5 +124,49 @@ TEST_F(CompareRuns, MismatchedOrMissingCasesAreClearErrors) {
   EXPECT_NE(message(a, c, pick).find("no case ranks for stage 'target'"), std::string::npos);
 }
 
+// Issue 12 item 8: full ranking against sampled negatives was paired and reported as "+101.6%, p=5e-18".
+TEST_F(CompareRuns, RefusesRunsEvaluatedOnDifferentCandidates) {
+  Store store(dir.file("xrec.db"));
+  using P = std::vector<std::pair<std::string, std::string>>;
+  const P full{{"eval.protocol", "full"}, {"eval.mask_history", "true"}, {"seed", "1"}};
+  const P sampled{{"eval.protocol", "sampled"}, {"eval.negatives", "99"}, {"eval.sampler", "uniform"}, {"seed", "1"}};
+  P sampled_seed2 = sampled;
+  sampled_seed2.back().second = "2";
+  P file_seed2{{"eval.protocol", "sampled"}, {"eval.negatives", "99"}, {"eval.sampler", "file"}, {"seed", "2"}};
+  P file_seed1 = file_seed2;
+  file_seed1.back().second = "1";
+  P unmasked = full;
+  unmasked[1].second = "false";
+  const int64_t f = store.begin_run(info("full"), full), s = store.begin_run(info("sampled"), sampled),
+                s2 = store.begin_run(info("sampled2"), sampled_seed2), fs1 = store.begin_run(info("f1"), file_seed1),
+                fs2 = store.begin_run(info("f2"), file_seed2), um = store.begin_run(info("um"), unmasked),
+                f2 = store.begin_run(info("full2"), full), bare = store.begin_run(info("bare"), {});
+  const std::vector<CaseRank> full_ranks{{1, 5, 30, 12000}, {2, 6, 40, 12000}};
+  const std::vector<CaseRank> sampled_ranks{{1, 5, 0, 100}, {2, 6, 1, 100}};
+  for (int64_t r : {f, um, f2}) store.log_case_ranks(r, "", "test", full_ranks);
+  for (int64_t r : {s, s2, fs1, fs2}) store.log_case_ranks(r, "", "test", sampled_ranks);
+  store.log_case_ranks(bare, "", "test", sampled_ranks);
+  auto message = [&](int64_t x, int64_t y) {
+    try {
+      compare_runs(store, x, y, {});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string m = message(f, s);
+  EXPECT_NE(m.find("eval.protocol is 'full' in run " + std::to_string(f) + " and 'sampled' in run " + std::to_string(s)),
+            std::string::npos) << m;
+  EXPECT_NE(message(s, s2).find("seed is '1'"), std::string::npos) << message(s, s2);
+  EXPECT_NE(message(f, um).find("eval.mask_history"), std::string::npos) << message(f, um);
+  EXPECT_EQ(message(fs1, fs2), "no error");  // fixed negatives from a file: the same for every seed
+  EXPECT_EQ(message(f, f2), "no error");
+  // No recorded protocol (an older run): the per-case candidate counts still tell the difference.
+  const std::string counts = message(f, bare);
+  EXPECT_NE(counts.find("case 0 (user 1 -> item 5) has 12000 candidates in run " + std::to_string(f) +
+                        " and 100 in run " + std::to_string(bare)),
+            std::string::npos) << counts;
+}
+
 }  // namespace
 }  // namespace xrec

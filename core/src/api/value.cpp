@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/text.hpp"
 
 namespace xrec {
 
@@ -35,7 +36,7 @@ ParamType Value::type() const {
 
 namespace {
 [[noreturn]] void wrong(const Value& v, const char* wanted) {
-  throw Error(std::string("expected ") + wanted + ", found " + (v.is_null() ? "null" : v.to_string()));
+  throw Error(std::string("expected ") + wanted + ", found " + (v.is_null() ? "null" : printable(v.to_string())));
 }
 
 std::string quote(const std::string& s) {

@@ -10,12 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <istream>
+#include <iterator>
 #include <ostream>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/files.hpp"
 #include "xrec/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -428,7 +430,17 @@ void DataCache::put(const std::string& key, const DomainData& data) const {
   head.u64(data.source_files.size());
   for (auto& file : data.source_files) {
     head.str(file);
-    head.str(sha256_file(file));  // throws xrec::Error naming an unreadable file
+    // The hash must be of what the dataset read, not of whatever the file holds now: the file is read
+    // once more here and compared with the fingerprint read_file() recorded (issue 12, item 4). A file
+    // rewritten in between is not cached; the next run reads it afresh.
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error("cannot read the source file '" + file + "' to hash it: " + std::strerror(errno));
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw Error("error while reading the source file '" + file + "' to hash it");
+    if (auto read = last_read_fingerprint(file); read && *read != content_fingerprint(bytes))
+      throw Error("source file '" + file + "' changed after the dataset read it; the entry would describe "
+                  "the old content under the new file's hash");
+    head.str(sha256_hex(bytes));
   }
 
   std::error_code ec;

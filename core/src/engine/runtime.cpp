@@ -63,13 +63,15 @@ void install_interrupt_handlers() {
   g_signal = 0;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);  // a closed terminal or ssh session stops the run cleanly, like SIGTERM
 }
 
 bool interrupt_requested() { return g_signal.load() != 0; }
 
 void check_interrupted() {
   if (int sig = g_signal.load())
-    throw Interrupted(std::string("stopped by ") + (sig == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM"));
+    throw Interrupted(std::string("stopped by ") +
+                      (sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGHUP ? "SIGHUP (terminal closed)" : "SIGTERM"));
 }
 
 }  // namespace xrec::engine

@@ -12,6 +12,7 @@
 #include "../common/table_reader.hpp"
 #include "xrec/api/dataset.hpp"
 #include "xrec/api/errors.hpp"
+#include "xrec/api/text.hpp"
 #include "xrec/api/files.hpp"
 #include "xrec/api/plugin.hpp"
 
@@ -66,9 +67,9 @@ class AtomicTable {
       else if (type == "token_seq") t = FieldType::TokenSeq;
       else if (type == "float") t = FieldType::Float;
       else if (type == "float_seq") t = FieldType::FloatSeq;
-      else throw InputError(where + " has unknown type '" + type + "' (expected one of " + kTypes + ")");
+      else throw InputError(where + " has unknown type " + quote_token(type) + " (expected one of " + kTypes + ")");
       if (int prev = find(name); prev >= 0)
-        throw InputError(where + " repeats field '" + name + "' of column " + std::to_string(prev + 1));
+        throw InputError(where + " repeats field " + quote_token(name) + " of column " + std::to_string(prev + 1));
       fields_.push_back({name, t, std::string(h)});
     }
   }
@@ -306,7 +307,7 @@ class Atomic : public Dataset {
       if (row < 0) continue;  // not in the interactions: nothing to attach it to
       const auto r = static_cast<size_t>(row);
       if (seen_on[r])
-        throw InputError(t.row().where() + what + " '" + std::string(key) + "' already has a row on line " +
+        throw InputError(t.row().where() + what + " " + quote_token(key) + " already has a row on line " +
                          std::to_string(seen_on[r]));
       seen_on[r] = t.row().line();
       for (auto& s : cols) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/text.hpp"
 
 namespace xrec::datasets {
 
@@ -20,11 +21,9 @@ inline std::string at_line(const std::string& path, size_t line) {
   return path + ":" + std::to_string(line) + ": ";
 }
 
-// A field as shown in an error message: quoted, and cut short so a broken line cannot flood the terminal.
-inline std::string shown(std::string_view s) {
-  constexpr size_t kMax = 60;
-  return "'" + std::string(s.substr(0, kMax)) + (s.size() > kMax ? "...'" : "'");
-}
+// A field as shown in an error message: quoted, cut short so a broken line cannot flood the terminal,
+// non-printable bytes escaped (xrec::quoted).
+inline std::string shown(std::string_view s) { return quote_token(s, 60); }
 
 inline std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -8,6 +8,7 @@
 #include "../common/table_reader.hpp"
 #include "xrec/api/dataset.hpp"
 #include "xrec/api/errors.hpp"
+#include "xrec/api/text.hpp"
 #include "xrec/api/files.hpp"
 #include "xrec/api/plugin.hpp"
 
@@ -43,7 +44,7 @@ class Interactions : public Dataset {
                   : n == "rating"    ? &rating_col_
                   : n == "timestamp" ? &time_col_
                                      : nullptr;
-      if (!slot) throw InputError(where + "has an unknown column name '" + n + "'" + rule);
+      if (!slot) throw InputError(where + "has an unknown column name " + quote_token(n) + rule);
       if (*slot >= 0) throw InputError(where + "names `" + n + "` twice" + rule);
       *slot = static_cast<int>(c);
     }

@@ -11,6 +11,7 @@
 #include "xrec/api/errors.hpp"
 #include "xrec/api/files.hpp"
 #include "xrec/api/plugin.hpp"
+#include "xrec/api/text.hpp"
 
 namespace {
 
@@ -45,9 +46,9 @@ class UserSequences : public Dataset {
       if (tok.empty()) continue;  // blank lines are harmless
       const std::string where = path + ":" + std::to_string(ln + 1) + ": ";
       if (tok.size() < 2)
-        throw InputError(where + "user '" + std::string(tok[0]) + "' has no items (expected `user item1 item2 ...`)");
+        throw InputError(where + "user " + quote_token(tok[0]) + " has no items (expected `user item1 item2 ...`)");
       if (auto [it, fresh] = user_line.emplace(tok[0], ln + 1); !fresh)
-        throw InputError(where + "user '" + std::string(tok[0]) + "' already appeared on line " + std::to_string(it->second));
+        throw InputError(where + "user " + quote_token(tok[0]) + " already appeared on line " + std::to_string(it->second));
       d.user_ids.emplace_back(tok[0]);
       std::vector<int64_t> s;
       s.reserve(tok.size() - 1);
@@ -86,16 +87,16 @@ class UserSequences : public Dataset {
       auto u = user_index.find(std::string(tok[0]));
       if (u == user_index.end()) {
         if (p_.integer("max_users") > 0) continue;  // a truncated dataset drops the others' negatives
-        throw InputError(where + "user '" + std::string(tok[0]) + "' is not in the interaction file");
+        throw InputError(where + "user " + quote_token(tok[0]) + " is not in the interaction file");
       }
-      if (tok.size() < 2) throw InputError(where + "no negatives for user '" + std::string(tok[0]) + "'");
+      if (tok.size() < 2) throw InputError(where + "no negatives for user " + quote_token(tok[0]) + "");
       if (seen[u->second])
-        throw InputError(where + "user '" + std::string(tok[0]) + "' already has a line of negatives");
+        throw InputError(where + "user " + quote_token(tok[0]) + " already has a line of negatives");
       auto& neg = d.fixed_negatives[u->second];
       for (size_t k = 1; k < tok.size(); ++k) {
         const int64_t i = items.find(tok[k]);
         if (i < 0)
-          throw InputError(where + "negative item '" + std::string(tok[k]) + "' does not occur in the interaction file");
+          throw InputError(where + "negative item " + quote_token(tok[k]) + " does not occur in the interaction file");
         neg.push_back(item_id[static_cast<size_t>(i)]);
       }
       seen[u->second] = true;

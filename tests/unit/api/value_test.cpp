@@ -33,3 +33,22 @@ TEST(Value, YamlFlowText) {
   EXPECT_EQ(Value(std::vector<std::string>{"x", "y z"}).to_string(), "[x, \"y z\"]");
   EXPECT_EQ(Value().to_string(), "null");
 }
+
+// Issue 12 item 14: a wrong-typed value is echoed cut and escaped (a 100 MB string was echoed whole).
+TEST(Value, WrongTypeErrorsCutAndEscapeTheValue) {
+  const std::string big(1'000'000, 'v');
+  try {
+    Value(big).as_int();
+    ADD_FAILURE() << "expected an Error";
+  } catch (const xrec::Error& e) {
+    const std::string m = e.what();
+    EXPECT_LT(m.size(), 300u);
+    EXPECT_NE(m.find("... (1000000 bytes)"), std::string::npos) << m;
+  }
+  try {
+    Value(std::string("a\x01")).as_int();
+    ADD_FAILURE() << "expected an Error";
+  } catch (const xrec::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("\\x01"), std::string::npos) << e.what();
+  }
+}

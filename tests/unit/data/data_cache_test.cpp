@@ -15,6 +15,7 @@
 #include <string>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/files.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace xrec;
@@ -200,6 +201,29 @@ TEST(DataCache, AChangedOrMissingSourceFileMakesTheEntryStale) {
   fs::remove(a);
   EXPECT_FALSE(cache.get("k", &why).has_value());
   EXPECT_NE(why.find("'" + a + "' is gone"), std::string::npos) << why;
+}
+
+// Issue 12 item 4: a source file rewritten between the dataset's read and put() must not be cached
+// under the new file's hash (the entry would serve the old content as if it were the new file's).
+TEST(DataCache, AFileRewrittenAfterItWasReadIsNotCached) {
+  TempDir dir("rewritten");
+  const auto a = dir.write("a.txt", "1 2 3\n");
+  EXPECT_EQ(read_file(a), "1 2 3\n");  // what the dataset plugin read
+  EXPECT_EQ(last_read_fingerprint(a), content_fingerprint("1 2 3\n"));
+  dir.write("a.txt", "7 8 9\n");  // rewritten while the domain was being preprocessed
+  DataCache cache(dir.path("cache"));
+  try {
+    cache.put("k", full_domain({a}));
+    ADD_FAILURE() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'" + a + "' changed after the dataset read it"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(cache.get("k").has_value());  // nothing stored
+  // Read again (the content the domain now describes): cached, and valid for the current file.
+  EXPECT_EQ(read_file(a), "7 8 9\n");
+  cache.put("k", full_domain({a}));
+  EXPECT_TRUE(cache.get("k").has_value());
 }
 
 TEST(DataCache, TruncatedOrCorruptEntriesAreMissesWithAWarning) {

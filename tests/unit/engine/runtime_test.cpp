@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <csignal>
+
 #include "support/expect_error.hpp"
+#include "xrec/api/errors.hpp"
 
 using namespace xrec::engine;
 using xrec::test::expect_input_error;
@@ -35,3 +38,36 @@ TEST(ConfigureThreads, ZeroMeansAllCores) {
   EXPECT_EQ(configure_threads(1), 1);
   EXPECT_GE(configure_threads(0), 1);
 }
+
+namespace xrec::engine {
+namespace {
+
+// Issue 12: SIGHUP (terminal or ssh session closed) stops a run like SIGTERM instead of killing it
+// unrecorded. Before the fix, raise(SIGHUP) terminated the test binary.
+TEST(InterruptHandlers, SighupIsRecordedLikeSigterm) {
+  install_interrupt_handlers();
+  EXPECT_FALSE(interrupt_requested());
+  std::raise(SIGHUP);
+  EXPECT_TRUE(interrupt_requested());
+  try {
+    check_interrupted();
+    ADD_FAILURE() << "expected Interrupted";
+  } catch (const Interrupted& e) {
+    EXPECT_STREQ(e.what(), "stopped by SIGHUP (terminal closed)");
+  }
+  install_interrupt_handlers();  // resets the flag
+  std::raise(SIGTERM);
+  try {
+    check_interrupted();
+    ADD_FAILURE() << "expected Interrupted";
+  } catch (const Interrupted& e) {
+    EXPECT_STREQ(e.what(), "stopped by SIGTERM");
+  }
+  install_interrupt_handlers();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGHUP, SIG_DFL);
+}
+
+}  // namespace
+}  // namespace xrec::engine

@@ -21,7 +21,7 @@ void tune_allocator();
 // Seeds LibTorch's CPU (and CUDA) generators.
 void seed_everything(uint64_t seed);
 
-// SIGINT / SIGTERM set a flag that long loops poll; a second Ctrl-C kills at once.
+// SIGINT, SIGTERM and SIGHUP set a flag that long loops poll; a second signal kills at once.
 void install_interrupt_handlers();
 bool interrupt_requested();
 // Throws xrec::Interrupted if a stop was requested.
