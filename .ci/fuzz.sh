@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${XREC_FUZZ_BUILD:-build-fuzz}"
 seconds="${XREC_FUZZ_SECONDS:-45}"
-targets="${XREC_FUZZ_TARGETS:-config_fuzz catalog_fuzz data_cache_fuzz dataset_fuzz}"
+targets="${XREC_FUZZ_TARGETS:-config_fuzz catalog_fuzz data_cache_fuzz dataset_fuzz plugin_file_fuzz}"
 clangxx="${XREC_FUZZ_CXX:-clang++}"
 
 if ! command -v "$clangxx" >/dev/null; then
@@ -34,6 +34,9 @@ corpus="$build/corpus"
 findings="$build/findings"
 mkdir -p "$findings"
 bash tests/fuzz/make_seeds.sh "$build/seeds" >/dev/null
+# Plugin files: the head of a built dataset plugin (ELF header, program and section tables) as a seed.
+mkdir -p "$build/seeds/plugin_file_fuzz"
+for so in "$build"/plugins/*.so; do head -c 65536 "$so" > "$build/seeds/plugin_file_fuzz/$(basename "$so")"; done
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:symbolize=1"
 export LSAN_OPTIONS="suppressions=$PWD/.ci/sanitizers.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -14,7 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "xrec/api/errors.hpp"
-#include "xrec/engine/data_cache.hpp"
+#include "xrec/data/data_cache.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

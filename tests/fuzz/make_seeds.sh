@@ -15,6 +15,7 @@ for f in "$fx"/configs/*.yaml "$fx"/configs/*/*.yaml "$repo"/configs/*.yaml; do
 done
 printf 'train:\n  lr: 0.001\n\0train.lr=1e-3\0eval.ks=[5,10]\0data.sources[0].type=x' > "$out/config_fuzz/overrides"
 printf 'a: &x [1]\nb: *x\n\0a=~' > "$out/config_fuzz/alias"
+printf 'x: &a [*a]\n' > "$out/config_fuzz/alias_recursive"  # once a stack overflow (issue 12, item 2)
 
 # Catalog: the shipped catalog if present, else a minimal entry.
 if [ -f "$repo/configs/catalog.yaml" ]; then cp "$repo/configs/catalog.yaml" "$out/catalog_fuzz/catalog"; fi
