@@ -27,8 +27,8 @@ const char* kUsage =
 
 // Everything the plugin folders provide, with what could not be loaded.
 struct Loaded {
+  Loaded() { engine::register_builtin_components(registry); }  // the host's own components (`id` encoder)
   Registry registry;
-  engine::register_builtin_components(registry);
   PluginLoader loader{registry};
   std::vector<std::string> searched;
 };
