@@ -239,8 +239,12 @@ void Store::trial_ended(int64_t sweep, const std::string& key, RunStatus status,
 bool Store::close_orphan_run(int64_t run, RunStatus status, const std::string& error) {
   auto fail = [&](const std::string& what) { fail_sqlite("close_orphan_run(" + std::to_string(run) + "): " + what); };
   Transaction tx(db_, fail);
+  // The driver saw how the process ended; that beats another process's guess: a trial killed while a sibling
+  // started may already be closed as 'interrupted' by that sibling's reconcile_stale_runs ("ended without
+  // closing the run"), and is then corrected here.
   sqlite3_stmt* s = statement("UPDATE runs SET status = ?, ended_at = " XREC_NOW_SQL
-                              ", error = ? WHERE id = ? AND status = 'running'");
+                              ", error = ? WHERE id = ? AND (status = 'running' OR (status = 'interrupted' AND"
+                              " error LIKE 'process % ended without closing the run%'))");
   {
     Reset reset{s};
     bind_text(s, 1, to_string(status));
