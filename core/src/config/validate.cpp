@@ -71,7 +71,7 @@ class Resolver {
         problem(path, "a stage name must be an identifier (letters, digits, '_'; not starting with a digit)");
         continue;
       }
-      const YAML::Node& keys = it->second;
+      const YAML::Node keys = it->second;  // a copy: the iterator hands out a temporary pair
       if (is_unset(keys)) continue;  // null = nothing set for this stage
       if (!keys.IsMap()) {
         problem(path,
