@@ -6,12 +6,15 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "../fixtures/plugins/wrong_abi_facts.hpp"
 #include "xrec/api/dataset.hpp"
 #include "xrec/api/errors.hpp"
 #include "xrec/api/version.hpp"
 #include "xrec/sha256.hpp"
+#include "support/elf_layout.hpp"
 
 // The fixture plugins (tests/fixtures/plugins) are built into one folder per case under
 // XREC_TEST_FIXTURE_PLUGINS; `mixed/` holds all of them.
@@ -165,7 +168,9 @@ TEST(Loader, TruncatedLibrariesAreSkippedAndTheOthersLoad) {
   fs::create_directories(tmp);
   fs::copy_file(lib("good", "fixture_good"), tmp / "fixture_good.so");
   const auto size = fs::file_size(lib("good", "fixture_good"));
-  const std::vector<uintmax_t> cuts = {size / 2, size - 1, 4096, 63};
+  std::ifstream in(lib("good", "fixture_good"), std::ios::binary);
+  const std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<uintmax_t> cuts = {xrec::test::loadable_end(image) / 2, size - 1, 4096, 63};
   for (size_t i = 0; i < cuts.size(); ++i) {
     const fs::path cut = tmp / ("fixture_cut" + std::to_string(i) + ".so");
     fs::copy_file(lib("good", "fixture_good"), cut);
