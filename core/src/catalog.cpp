@@ -39,7 +39,7 @@ std::string scalar(const std::string& path, const YAML::Node& node, const std::s
 void only_keys(const std::string& path, const YAML::Node& map, const std::vector<std::string>& keys,
                const std::string& what) {
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const std::string k = it->first.as<std::string>();
+    const std::string k = scalar(path, it->first, what + ": a key");  // a list or map as a key is refused
     if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       std::string known;
       for (auto& key : keys) known += (known.empty() ? "" : ", ") + key;
@@ -198,7 +198,7 @@ std::vector<CatalogEntry> read_catalog_file(const std::string& path) {
     if (auto params = n["params"]) {
       if (!params.IsMap()) throw InputError(at(path, params) + what + ".params: expected a map of param: value");
       for (auto p = params.begin(); p != params.end(); ++p) {
-        const std::string key = p->first.as<std::string>();
+        const std::string key = scalar(path, p->first, what + ".params: a key");
         e.params[key] = scalar(path, p->second, what + ".params." + key);
       }
     }

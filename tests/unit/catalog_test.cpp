@@ -243,6 +243,15 @@ TEST(Catalog, CatalogFileErrorsSayWhere) {
   const std::string list = file("list.yaml", "- a\n- b\n");
   expect_input_error([&] { read_catalog_file(list); }, {list + ":1:1:", "map of dataset names"});
   expect_input_error([&] { read_catalog_file(dir.path("absent.yaml")); }, {"absent.yaml", "XREC_CATALOG"});
+  // Found by catalog_fuzz: a list or a map as a key threw yaml-cpp's own BadConversion past every handler.
+  const std::string list_key = file("list_key.yaml", "x:\n  type: atomic\n  [a, b]: 1\n");
+  expect_input_error([&] { read_catalog_file(list_key); }, {list_key + ":3:3:", "a key: expected a scalar value"});
+  const std::string param_key =
+      file("param_key.yaml", "x:\n  type: atomic\n  params: {{a: 1}: x}\n  files: [{path: a, url: 'file:///a', sha256: " +
+                                 sha + "}]\n");
+  expect_input_error([&] { read_catalog_file(param_key); }, {param_key + ":", ".params: a key: expected a scalar value"});
+  const std::string file_key = file("file_key.yaml", "x:\n  type: atomic\n  files: [{[p]: a, url: 'file:///a'}]\n");
+  expect_input_error([&] { read_catalog_file(file_key); }, {file_key + ":", "files[0]: a key: expected a scalar value"});
   EXPECT_TRUE(read_catalog_file(file("empty.yaml", "")).empty());
 }
 
