@@ -18,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="${XREC_BUILD:-$root/build}"
-data="${XREC_SHARED_DATA:-/work/shared/data}/amazon-s3rec/Beauty.txt"
+data="${XREC_SHARED_DATA:-$root/../shared/data}/amazon-s3rec/Beauty.txt"
 threads=2 epochs=2 repeat=2 loss=ce candidates=0 eval_bench=1 out="" max_batches=0
 python="${PYTHON:-/usr/bin/python3}"
 
