@@ -29,8 +29,11 @@ std::vector<std::string> nearest_names(const std::string& name, const std::vecto
     size_t score, distance, index;
   };
   std::vector<Near> near;
+  // A name far longer than a candidate is never within `limit` edits of it; skipping it also keeps a
+  // huge token (a pasted file) from costing quadratic time.
   for (size_t i = 0; i < candidates.size(); ++i) {
     const std::string& c = candidates[i];
+    if (n > c.size() + limit + 1 && n > 64) continue;
     const size_t distance = edit_distance(name, c);
     // A candidate reached only by rewriting every character ("lr" for "x") is no hint at all.
     if (distance >= std::max(n, c.size())) continue;

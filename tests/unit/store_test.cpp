@@ -9,14 +9,18 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <limits>
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "xrec/api/errors.hpp"
 
@@ -211,6 +215,51 @@ TEST_F(StoreTest, OtherSqliteDatabaseIsNotTakenOver) {
   EXPECT_EQ(sqlite3_column_int(s, 0), 1);
   sqlite3_finalize(s);
   sqlite3_close(raw);
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Before the fix the refusal came after the switch to WAL mode: the file's header was rewritten and
+// -wal/-shm files were left beside it.
+TEST_F(StoreTest, OtherSqliteDatabaseIsLeftByteForByte) {
+  fs::create_directories(fs::path(db_).parent_path());
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "CREATE TABLE inventory (x INTEGER); INSERT INTO inventory VALUES (1)", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  const std::string before = file_bytes(db_);
+  EXPECT_NE(error_of<InputError>([&] { Store store(db_); }).find("not an xrec run store"), std::string::npos);
+  EXPECT_EQ(file_bytes(db_), before);
+  EXPECT_FALSE(fs::exists(db_ + "-wal"));
+  EXPECT_FALSE(fs::exists(db_ + "-shm"));
+}
+
+// A store on a read-only file system: SQLite cannot create the WAL's -shm file, so a plain read-only open
+// fails ("unable to open database file"); before the fix `xrec query` could not read such a store. The test
+// needs a real read-only file system: a tmpfs it mounts (root) and remounts read-only.
+TEST_F(StoreTest, ReadOnlyFileSystemIsQueriedImmutable) {
+  const std::string mnt = dir_ + "/ro";
+  fs::create_directories(mnt);
+  if (std::system(("mount -t tmpfs -o size=16m xrec-test " + mnt + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root with mount permission); read-only store not tested";
+  struct Unmount {
+    std::string at;
+    ~Unmount() { std::system(("umount " + at + " 2>/dev/null").c_str()); }
+  } unmount{mnt};
+  const std::string db = mnt + "/xrec.db";
+  {
+    Store store(db);
+    store.begin_run(sample_run(), {{"seed", "7"}});
+  }
+  ASSERT_EQ(std::system(("mount -o remount,ro " + mnt).c_str()), 0);
+  Store store(db, /*read_only=*/true);
+  EXPECT_EQ(count(store, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(*scalar(store, "SELECT name FROM runs"), "sasrec-demo");
 }
 
 TEST_F(StoreTest, ReadOnlyOpenOfAMissingStoreCreatesNothing) {
@@ -683,6 +732,71 @@ TEST_F(StoreTest, ReconcileSparesLiveRunsAndOtherHosts) {
   EXPECT_EQ(status(old), "interrupted");
   EXPECT_EQ(*scalar(store, "SELECT ended_at FROM runs WHERE id = " + std::to_string(old)),
             "2001-01-01T00:00:00.000Z");
+}
+
+
+// ---------------------------------------------------------------------------------------------------
+// Another process holding the write lock longer than the busy timeout
+
+// Holds the store's write lock from a second connection (as a long `sqlite3` session would) until release().
+class LockHolder {
+ public:
+  explicit LockHolder(const std::string& path) {
+    sqlite3_open(path.c_str(), &db_);
+    locked_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~LockHolder() {
+    release();
+    sqlite3_close(db_);
+  }
+  bool locked() const { return locked_; }
+  void release() {
+    if (locked_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    locked_ = false;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool locked_ = false;
+};
+
+// Before the fix the first metric written under the lock threw after the busy timeout and the run died.
+TEST_F(StoreTest, MetricsWaitInMemoryWhileAnotherProcessHoldsTheStore) {
+  Store store(db_);
+  store.set_busy_timeout(std::chrono::milliseconds(50));
+  store.set_write_patience(std::chrono::seconds(20));
+  const int64_t run = store.begin_run(sample_run(), {});
+  store.log_metric(run, "train", "train", "loss", 0, 1.0);
+  LockHolder other(db_);
+  ASSERT_TRUE(other.locked());
+  for (int step = 1; step <= 4; ++step) EXPECT_NO_THROW(store.log_metric(run, "train", "train", "loss", step, 1.0 / step));
+  EXPECT_EQ(store.pending_metrics(), 4u);
+  std::thread unlock([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    other.release();
+  });
+  store.finish_run(run, RunStatus::Finished);  // waits for the lock, writes the metrics first
+  unlock.join();
+  EXPECT_EQ(store.pending_metrics(), 0u);
+  EXPECT_EQ(count(store, "SELECT count(*) FROM metrics WHERE key = 'loss'"), 5);
+  EXPECT_EQ(*scalar(store, "SELECT value FROM metrics WHERE step = 4"), "0.25");
+  EXPECT_EQ(*scalar(store, "SELECT status FROM runs"), "finished");
+}
+
+TEST_F(StoreTest, ALockOutlastingThePatienceFailsClearlyAndKeepsTheMetrics) {
+  Store store(db_);
+  store.set_busy_timeout(std::chrono::milliseconds(20));
+  store.set_write_patience(std::chrono::milliseconds(200));
+  const int64_t run = store.begin_run(sample_run(), {});
+  LockHolder other(db_);
+  store.log_metric(run, "train", "train", "loss", 0, 2.0);
+  const std::string what = error_of([&] { store.flush_metrics(); });
+  EXPECT_NE(what.find("log_metric(run " + std::to_string(run) + ", train loss step 0)"), std::string::npos) << what;
+  EXPECT_NE(what.find("another process kept the store locked"), std::string::npos) << what;
+  EXPECT_EQ(store.pending_metrics(), 1u);
+  other.release();
+  store.flush_metrics();
+  EXPECT_EQ(count(store, "SELECT count(*) FROM metrics"), 1);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // The run store: one SQLite file (WAL, busy timeout, versioned schema with migrations). Every run,
 // its resolved config, flattened params, per-epoch and final metrics, plugins and artifacts.
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <map>
@@ -92,6 +93,18 @@ class Store {
   const std::string& path() const { return path_; }
   bool read_only() const { return read_only_; }
 
+  // How long one SQLite call waits for a lock held by another process (default 10 s).
+  void set_busy_timeout(std::chrono::milliseconds timeout);
+  // How long a write keeps retrying, with backoff, while another process holds the write lock, before it
+  // fails (default: the busy timeout). A run sets it long: its work must not be lost to a busy store.
+  void set_write_patience(std::chrono::milliseconds patience);
+  // Metrics not yet written because the store was locked (log_metric buffers them and returns, so
+  // training goes on); every other write, finish_run and the destructor write them first.
+  size_t pending_metrics() const { return pending_.size(); }
+  // Writes the buffered metrics, waiting up to the write patience; throws when the lock outlasts it (the
+  // metrics stay buffered).
+  void flush_metrics();
+
   int64_t create_sweep(const std::string& name, const std::string& base_config_yaml,
                        const std::string& base_config_hash);
 
@@ -142,7 +155,12 @@ class Store {
 
  private:
   void open();
+  void open_immutable();
+  void refuse_foreign_database() const;
   void migrate();
+  // Writes the buffered metrics in one transaction. patient: wait up to the write patience (or throw);
+  // otherwise one try (a short one while already buffering) and false when the store is still locked.
+  bool write_pending_metrics(bool patient);
   sqlite3_stmt* statement(const char* sql);  // prepared once per Store, reset after each use
   [[noreturn]] void fail_sqlite(const std::string& what) const;
 
@@ -150,6 +168,16 @@ class Store {
   sqlite3* db_ = nullptr;
   bool read_only_ = false;
   std::map<std::string, sqlite3_stmt*> statements_;
+  int busy_timeout_ms_;
+  int64_t write_patience_ms_;
+  struct PendingMetric {
+    int64_t run;
+    std::string stage, split, key;
+    int64_t step;
+    double value;
+  };
+  std::vector<PendingMetric> pending_;
+  std::chrono::steady_clock::time_point next_try_{};  // while buffering: no new try before this
 };
 
 // Closes the run when the scope ends: finish() records success, fail() an error (use

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "internal.hpp"
+#include "xrec/api/text.hpp"
 
 namespace xrec::config_detail {
 
@@ -31,8 +32,8 @@ class FileLoader {
     std::error_code ec;
     if (!in || fs::is_directory(file, ec)) {
       const std::string why = fs::is_directory(file, ec) ? "it is a directory" : std::strerror(open_errno);
-      if (origin.empty()) throw ConfigError("cannot read config file '" + file + "': " + why);
-      throw ConfigError(origin + ": cannot read included config file '" + file + "': " + why + chain_note(file));
+      if (origin.empty()) throw ConfigError("cannot read config file " + quote_token(file, 1000) + ": " + why);
+      throw ConfigError(origin + ": cannot read included config file " + quote_token(file, 1000) + ": " + why + chain_note(file));
     }
     std::ostringstream text;
     text << in.rdbuf();

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "internal.hpp"
+#include "xrec/api/text.hpp"
 
 namespace xrec::config_detail {
 
@@ -37,7 +38,7 @@ class OverrideApplier {
 
  private:
   [[noreturn]] void fail(const std::string& why) const {
-    throw ConfigError(at_.str() + ": malformed override '" + arg_ + "': " + why);
+    throw ConfigError(at_.str() + ": malformed override " + quote_token(arg_) + ": " + why);
   }
 
   // Keys inside a map value must be addressable names, as in files (see record()).
@@ -54,8 +55,8 @@ class OverrideApplier {
       if (!it->first.IsScalar()) return std::string("a key that is ") + kind_name(it->first);
       const std::string& key = it->first.Scalar();
       if (key.empty() || key.find_first_of(".[]=") != std::string::npos)
-        return "the key '" + key + "'; keys are non-empty names without '.', '[', ']' or '='";
-      if (!seen.insert(key).second) return "the key '" + key + "' twice";
+        return "the key " + quote_token(key) + "; keys are non-empty names without '.', '[', ']' or '='";
+      if (!seen.insert(key).second) return "the key " + quote_token(key) + " twice";
       if (std::string bad = bad_key(it->second, depth + 1); !bad.empty()) return bad;
     }
     return "";
@@ -107,11 +108,11 @@ class OverrideApplier {
     const Segment& seg = segs[i];
     if (seg.key.empty()) {
       if (!is_unset(node) && !node.IsSequence())
-        fail("'" + path + "' is " + kind_name(node) + ", not a list, so it has no entry [" + std::to_string(seg.index) +
+        fail(quote_token(path) + " is " + kind_name(node) + ", not a list, so it has no entry [" + std::to_string(seg.index) +
              "]");
       const size_t size = node.IsSequence() ? node.size() : 0;
       if (seg.index > size)
-        fail("index [" + std::to_string(seg.index) + "] is out of range: '" + path + "' has " + std::to_string(size) +
+        fail("index [" + std::to_string(seg.index) + "] is out of range: " + quote_token(path) + " has " + std::to_string(size) +
              " entries (use [" + std::to_string(size) + "] to append one)");
       if (!node.IsSequence()) locs[path] = at_;
       YAML::Node out(YAML::NodeType::Sequence);
@@ -126,7 +127,7 @@ class OverrideApplier {
     if (!is_unset(node) && !node.IsMap()) {
       // A named dataset is the one scalar users expect to extend: point them at the map form.
       const bool named_data = node.IsScalar() && path.rfind("data.", 0) == 0;
-      fail("'" + path + "' is " + kind_name(node) + ", not a map, so it has no key '" + seg.key + "'" +
+      fail(quote_token(path) + " is " + kind_name(node) + ", not a map, so it has no key " + quote_token(seg.key) +
            (named_data ? "; to change a named dataset, give it as a map: " + path + "={catalog: " + node.Scalar() +
                              ", " + seg.key + ": ...}"
                        : std::string()));

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "internal.hpp"
+#include "xrec/api/text.hpp"
 #include "xrec/sha256.hpp"
 
 namespace xrec::config_detail {
@@ -108,7 +109,7 @@ class Resolver {
 
   void problem(const std::string& path, const std::string& what) {
     const SourceLocation at = locate(path);
-    problems_.push_back({at, at.str() + ": " + (path.empty() ? "" : path + ": ") + what});
+    problems_.push_back({at, at.str() + ": " + (path.empty() ? "" : printable(path) + ": ") + what});
   }
 
   // The nearest recorded position: the key itself, else the map that should have held it.
@@ -258,7 +259,7 @@ class Resolver {
     const Component* c = registry_.find(s.kind, name);
     if (!c) {
       const std::vector<std::string> names = registry_.names(s.kind);
-      std::string msg = "unknown " + kind + " '" + name + "'" + did_you_mean(name, names);
+      std::string msg = "unknown " + kind + " " + quote_token(name) + did_you_mean(name, names);
       if (names.empty())
         msg += "; no " + kind + " is registered (is its plugin in a plugin folder or in plugin_paths?)";
       else
@@ -290,18 +291,18 @@ class Resolver {
       expanded = s.expand_name(name);
       if (!expanded && s.known_names) known = s.known_names();
     } catch (const std::exception& e) {
-      problem(path, "cannot expand the name '" + name + "': " + e.what());
+      problem(path, "cannot expand the name " + quote_token(name) + ": " + e.what());
       return false;
     }
     if (!expanded) {
       std::string msg =
-          "unknown " + std::string(to_string(s.kind)) + " name '" + name + "'" + did_you_mean(name, known);
+          "unknown " + std::string(to_string(s.kind)) + " name " + quote_token(name) + did_you_mean(name, known);
       msg += known.empty() ? " (no names are known)" : " (known: " + join(known) + ")";
       problem(path, msg + "; or give a map with 'type: NAME' and the parameters");
       return false;
     }
     if (!expanded->IsMap()) {
-      problem(path, "the name '" + name + "' expands to " + kind_name(*expanded) + ", expected a map with 'type:'");
+      problem(path, "the name " + quote_token(name) + " expands to " + kind_name(*expanded) + ", expected a map with 'type:'");
       return false;
     }
     out = *expanded;

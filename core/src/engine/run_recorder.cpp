@@ -3,6 +3,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "xrec/api/errors.hpp"
@@ -26,6 +27,9 @@ fs::path run_folder(const std::string& db_path, int64_t run) {
 RunRecorder::RunRecorder(const std::string& db_path, const RunInfo& info, const ResolvedConfig& config,
                          std::shared_ptr<spdlog::logger> console)
     : store_((check_db_path(db_path), db_path)), log_(std::move(console)) {
+  // A run's work must outlast another process holding the store for a while (a long query, a VACUUM):
+  // metrics are buffered meanwhile (Store::log_metric) and the closing writes wait this long.
+  store_.set_write_patience(std::chrono::minutes(10));
   sinks_ = log_->sinks();
   if (int n = store_.reconcile_stale_runs()) log_->info("marked {} abandoned run(s) as interrupted", n);
   run_ = store_.begin_run(info, config.flat);

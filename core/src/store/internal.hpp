@@ -2,6 +2,9 @@
 // Shared by core/src/store/*.cpp only (not installed): statement helpers, transactions, binding.
 #include <sqlite3.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -37,13 +40,24 @@ struct Reset {
 
 // BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so a transaction never
 // fails half-way for a lock; anything not committed is rolled back, and the destructor never throws.
+// With a patience beyond the busy timeout it keeps retrying, with backoff, while another process holds the
+// lock: a run's writes outlast a long `sqlite3` session or a VACUUM on the same store.
 class Transaction {
  public:
   template <class Fail>
-  Transaction(sqlite3* db, Fail&& fail) : db_(db) {
-    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
-      fail("cannot start a write transaction");
+  Transaction(sqlite3* db, Fail&& fail, int64_t patience_ms = 0) : db_(db) {
+    int64_t waited_ms = 0;
+    for (int pause_ms = 50;; pause_ms = std::min(pause_ms * 2, 2000)) {
+      const int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) return;
+      if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= patience_ms) fail("cannot start a write transaction");
+      usleep(static_cast<useconds_t>(pause_ms) * 1000);
+      waited_ms += pause_ms;
+    }
   }
+  // Wraps a transaction the caller began itself (commit or roll back as above).
+  struct AlreadyBegun {};
+  Transaction(sqlite3* db, AlreadyBegun) : db_(db) {}
   template <class Fail>
   void commit(Fail&& fail) {
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) fail("cannot commit");
@@ -62,8 +76,8 @@ class Transaction {
 
 // One statement in its own short write transaction: bind, step once, commit (or roll back and fail).
 template <class Fail, class Bind>
-inline void write_one(sqlite3* db, sqlite3_stmt* s, Fail&& fail, Bind&& bind) {
-  Transaction tx(db, fail);
+inline void write_one(sqlite3* db, sqlite3_stmt* s, int64_t patience_ms, Fail&& fail, Bind&& bind) {
+  Transaction tx(db, fail, patience_ms);
   {
     Reset reset{s};
     bind();

@@ -64,7 +64,7 @@ int Store::reconcile_stale_runs() {
   if (read_only_) throw Error("reconcile_stale_runs: the store " + path_ + " was opened read-only");
   auto fail = [this](const std::string& what) { fail_sqlite("reconcile_stale_runs: " + what); };
   const std::string host = this_host();
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   struct Stale {
     int64_t id, pid;
   };

@@ -88,7 +88,8 @@ const char* to_string(RunStatus s) {
 // ---------------------------------------------------------------------------------------------------
 // Opening and migrating
 
-Store::Store(const std::string& path, bool read_only) : path_(path), read_only_(read_only) {
+Store::Store(const std::string& path, bool read_only)
+    : path_(path), read_only_(read_only), busy_timeout_ms_(kBusyTimeoutMs), write_patience_ms_(kBusyTimeoutMs) {
   try {
     open();
   } catch (...) {
@@ -101,11 +102,79 @@ Store::Store(const std::string& path, bool read_only) : path_(path), read_only_(
 }
 
 Store::~Store() {
+  if (!pending_.empty()) {
+    try {
+      write_pending_metrics(/*patient=*/true);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "xrec: error: run store %s: %zu metric value(s) could not be written: %s\n",
+                   path_.c_str(), pending_.size(), e.what());
+    }
+  }
   for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
 
 int Store::latest_schema_version() { return migrations().back().version; }
+
+void Store::set_busy_timeout(std::chrono::milliseconds timeout) {
+  busy_timeout_ms_ = static_cast<int>(std::max<int64_t>(0, timeout.count()));
+  sqlite3_busy_timeout(db_, busy_timeout_ms_);
+}
+
+void Store::set_write_patience(std::chrono::milliseconds patience) {
+  write_patience_ms_ = std::max<int64_t>(0, patience.count());
+}
+
+namespace {
+// A path as an SQLite URI path: '?', '#' and '%' would end or escape it.
+std::string uri_path(const std::string& path) {
+  std::string out;
+  for (unsigned char c : path) {
+    if (c == '?' || c == '#' || c == '%' || c < 0x20 || c >= 0x7f) {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+// A read-only store whose folder cannot take the WAL's shared-memory file (a read-only file system, a
+// snapshot) is opened as immutable: SQLite then reads the main file only, without locks.
+void Store::open_immutable() {
+  sqlite3_close(db_);
+  db_ = nullptr;
+  const std::string uri = "file:" + uri_path(std::filesystem::absolute(path_).string()) + "?immutable=1";
+  if (sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
+    std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    throw Error("cannot open the run store " + path_ + " read-only: " + why);
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  std::error_code ec;
+  const auto wal_bytes = std::filesystem::file_size(path_ + "-wal", ec);
+  std::fprintf(stderr,
+               "xrec: warning: run store %s: its folder is not writable, so it is read without locks%s\n",
+               path_.c_str(),
+               !ec && wal_bytes > 0 ? "; changes still in its write-ahead log (-wal) are not seen" : "");
+}
+
+// Called before anything could change the file: another application's SQLite database is refused while it
+// is still untouched (before the switch to WAL mode, which would rewrite its header and leave -wal/-shm).
+void Store::refuse_foreign_database() const {
+  Finalizer tables;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT group_concat(name, ', '), sum(name = 'schema_version') FROM sqlite_master "
+                         "WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                         -1, &tables.stmt, nullptr) != SQLITE_OK ||
+      sqlite3_step(tables.stmt) != SQLITE_ROW)
+    fail_sqlite("listing tables");
+  if (sqlite3_column_type(tables.stmt, 0) != SQLITE_NULL && sqlite3_column_int(tables.stmt, 1) == 0)
+    throw InputError(path_ + " is an SQLite database but not an xrec run store (it has tables " +
+                     column_text(tables.stmt, 0) + " and no schema_version); pass --db with another path");
+}
 
 void Store::open() {
   namespace fs = std::filesystem;
@@ -134,9 +203,16 @@ void Store::open() {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail_sqlite(what);
   };
   // The first read of the file: a file that is not SQLite fails here, named by fail_sqlite.
-  exec("SELECT count(*) FROM sqlite_master", "reading the schema");
+  if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    const int code = sqlite3_extended_errcode(db_) & 0xff;
+    // Read-only, a WAL store needs its -shm file; where the folder cannot take one, read it immutable.
+    if (!(read_only_ && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY))) fail_sqlite("reading the schema");
+    open_immutable();
+    exec("SELECT count(*) FROM sqlite_master", "reading the schema");
+  }
   exec("PRAGMA foreign_keys = ON", "enabling foreign keys");
   if (!read_only_) {
+    refuse_foreign_database();
     // WAL: readers never block the writer, and writers from other processes queue on the busy timeout.
     // synchronous=NORMAL is safe against corruption in WAL mode and keeps one commit per metric cheap.
     std::string mode;

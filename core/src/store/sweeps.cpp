@@ -22,7 +22,7 @@ int64_t Store::open_sweep(const std::string& name, const std::string& spec_yaml,
   if (name.empty()) throw InputError("a sweep needs a name (--name)");
   auto fail = [&](const std::string& what) { fail_sqlite("open_sweep('" + name + "'): " + what); };
   const std::string host = this_host();
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   int64_t id = 0;
   {
     sqlite3_stmt* s = statement(
@@ -119,14 +119,14 @@ std::optional<SweepRecord> Store::find_sweep(const std::string& name_or_id) cons
 void Store::sweep_heartbeat(int64_t sweep) {
   auto fail = [&](const std::string& what) { fail_sqlite("sweep_heartbeat(" + std::to_string(sweep) + "): " + what); };
   sqlite3_stmt* s = statement("UPDATE sweeps SET heartbeat_at = " XREC_NOW_SQL " WHERE id = ?");
-  write_one(db_, s, fail, [&] { sqlite3_bind_int64(s, 1, sweep); });
+  write_one(db_, s, write_patience_ms_, fail, [&] { sqlite3_bind_int64(s, 1, sweep); });
 }
 
 void Store::close_sweep(int64_t sweep, RunStatus status) {
   auto fail = [&](const std::string& what) { fail_sqlite("close_sweep(" + std::to_string(sweep) + "): " + what); };
   sqlite3_stmt* s = statement("UPDATE sweeps SET status = ?, ended_at = " XREC_NOW_SQL
                               ", driver_pid = NULL, heartbeat_at = " XREC_NOW_SQL " WHERE id = ?");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     bind_text(s, 1, to_string(status));
     sqlite3_bind_int64(s, 2, sweep);
   });
@@ -162,7 +162,7 @@ std::vector<TrialRecord> Store::trials(int64_t sweep) const {
 
 int Store::add_trials(int64_t sweep, const std::vector<TrialRecord>& trials) {
   auto fail = [&](const std::string& what) { fail_sqlite("add_trials(sweep " + std::to_string(sweep) + "): " + what); };
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   // The given trials are the sweep's current spec; the others stay, marked as from an earlier spec.
   sqlite3_stmt* old = statement("UPDATE trials SET current = 0 WHERE sweep_id = ?");
   {
@@ -207,7 +207,7 @@ void Store::trial_started(int64_t sweep, const std::string& key, int64_t pid) {
   sqlite3_stmt* s =
       statement("UPDATE trials SET status = 'running', pid = ?, attempts = attempts + 1, started_at = " XREC_NOW_SQL
                 ", ended_at = NULL, error = NULL, run_id = NULL WHERE sweep_id = ? AND trial_key = ?");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     sqlite3_bind_int64(s, 1, pid);
     sqlite3_bind_int64(s, 2, sweep);
     bind_text(s, 3, key);
@@ -217,7 +217,7 @@ void Store::trial_started(int64_t sweep, const std::string& key, int64_t pid) {
 void Store::trial_run(int64_t sweep, const std::string& key, int64_t run) {
   auto fail = [&](const std::string& what) { fail_sqlite("trial_run(" + key.substr(0, 12) + "): " + what); };
   sqlite3_stmt* s = statement("UPDATE trials SET run_id = ? WHERE sweep_id = ? AND trial_key = ?");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     sqlite3_bind_int64(s, 2, sweep);
     bind_text(s, 3, key);
@@ -228,7 +228,7 @@ void Store::trial_ended(int64_t sweep, const std::string& key, RunStatus status,
   auto fail = [&](const std::string& what) { fail_sqlite("trial_ended(" + key.substr(0, 12) + "): " + what); };
   sqlite3_stmt* s = statement("UPDATE trials SET status = ?, pid = NULL, ended_at = " XREC_NOW_SQL
                               ", error = ? WHERE sweep_id = ? AND trial_key = ?");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     bind_text(s, 1, to_string(status));
     bind_text_or_null(s, 2, error);
     sqlite3_bind_int64(s, 3, sweep);
@@ -238,7 +238,7 @@ void Store::trial_ended(int64_t sweep, const std::string& key, RunStatus status,
 
 bool Store::close_orphan_run(int64_t run, RunStatus status, const std::string& error) {
   auto fail = [&](const std::string& what) { fail_sqlite("close_orphan_run(" + std::to_string(run) + "): " + what); };
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   // The driver saw how the process ended; that beats another process's guess: a trial killed while a sibling
   // started may already be closed as 'interrupted' by that sibling's reconcile_stale_runs ("ended without
   // closing the run"), and is then corrected here.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "xrec/api/version.hpp"
@@ -17,7 +18,7 @@ using namespace store_detail;
 int64_t Store::create_sweep(const std::string& name, const std::string& base_config_yaml,
                             const std::string& base_config_hash) {
   auto fail = [&](const std::string& what) { fail_sqlite("create_sweep('" + name + "'): " + what); };
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   sqlite3_stmt* s =
       statement("INSERT INTO sweeps (name, base_config_yaml, base_config_hash) VALUES (?, ?, ?)");
   Reset reset{s};
@@ -34,7 +35,7 @@ int64_t Store::begin_run(const RunInfo& info,
                          const std::vector<std::pair<std::string, std::string>>& params) {
   if (info.name.empty()) throw Error("begin_run: the run has no name");
   auto fail = [&](const std::string& what) { fail_sqlite("begin_run('" + info.name + "'): " + what); };
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   sqlite3_stmt* s = statement(
       "INSERT INTO runs (sweep_id, name, host, pid, git_sha, xrec_version, torch_version, seed, threads, "
       "device,"
@@ -80,33 +81,86 @@ int64_t Store::begin_run(const RunInfo& info,
 void Store::log_metric(int64_t run, const std::string& stage, const std::string& split,
                        const std::string& key, int64_t step, double value) {
   check_names("log_metric", run, split, key);
+  pending_.push_back({run, stage, split, key, step, value});
+  write_pending_metrics(/*patient=*/false);
+}
+
+void Store::flush_metrics() { write_pending_metrics(/*patient=*/true); }
+
+// Metrics are the one write a run makes often, in the middle of training: when another process holds the
+// store longer than the busy timeout they wait in memory (in order) and go in with the next write that
+// gets the lock, so the run never dies for a busy store (its closing writes wait up to the patience).
+bool Store::write_pending_metrics(bool patient) {
+  if (pending_.empty()) return true;
+  const auto now = std::chrono::steady_clock::now();
+  const bool buffering = pending_.size() > 1;
+  if (!patient && buffering && now < next_try_) return false;
+  const PendingMetric& first = pending_.front();
   auto fail = [&](const std::string& what) {
-    fail_sqlite("log_metric(run " + std::to_string(run) + ", " + split + " " + key + " step " +
-                std::to_string(step) + "): " + what);
+    fail_sqlite("log_metric(run " + std::to_string(first.run) + ", " + first.split + " " + first.key + " step " +
+                std::to_string(first.step) + (pending_.size() > 1 ? ", and " + std::to_string(pending_.size() - 1) + " more" : "") +
+                "): " + what);
   };
+  std::optional<Transaction> tx;
+  if (patient) {
+    tx.emplace(db_, fail, write_patience_ms_);
+  } else {
+    // Already buffering: a quick try, so a store locked for minutes costs training nothing.
+    if (buffering) sqlite3_busy_timeout(db_, 20);
+    const int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    if (buffering) sqlite3_busy_timeout(db_, busy_timeout_ms_);
+    if ((rc & 0xff) == SQLITE_BUSY) {
+      if (!buffering)
+        std::fprintf(stderr,
+                     "xrec: warning: run store %s is locked by another process; metrics are kept in memory "
+                     "and written when it is free\n",
+                     path_.c_str());
+      next_try_ = now + std::chrono::seconds(2);
+      return false;
+    }
+    if (rc != SQLITE_OK) fail("cannot start a write transaction");
+    tx.emplace(db_, Transaction::AlreadyBegun{});
+  }
   sqlite3_stmt* s = statement(
       "INSERT INTO metrics (run_id, stage, split, key, step, value) VALUES (?, ?, ?, ?, ?, ?)"
       " ON CONFLICT (run_id, stage, split, key, step)"
       " DO UPDATE SET value = excluded.value, logged_at = excluded.logged_at");
-  write_one(db_, s, fail, [&] {
-    sqlite3_bind_int64(s, 1, run);
-    bind_text(s, 2, stage);
-    bind_text(s, 3, split);
-    bind_text(s, 4, key);
-    sqlite3_bind_int64(s, 5, step);
-    bind_real(s, 6, value);
-  });
+  for (const PendingMetric& m : pending_) {
+    Reset reset{s};
+    sqlite3_bind_int64(s, 1, m.run);
+    bind_text(s, 2, m.stage);
+    bind_text(s, 3, m.split);
+    bind_text(s, 4, m.key);
+    sqlite3_bind_int64(s, 5, m.step);
+    bind_real(s, 6, m.value);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+      // Not a lock: this value itself is refused (e.g. its run does not exist). Drop it, so it cannot
+      // hold back the others, which stay buffered for the next write.
+      const size_t bad = static_cast<size_t>(&m - pending_.data());
+      const PendingMetric refused = m;
+      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(bad));
+      fail_sqlite("log_metric(run " + std::to_string(refused.run) + ", " + refused.split + " " + refused.key +
+                  " step " + std::to_string(refused.step) + "): writing");
+    }
+  }
+  tx->commit(fail);
+  if (buffering)
+    std::fprintf(stderr, "xrec: run store %s is free again; %zu buffered metric value(s) written\n", path_.c_str(),
+                 pending_.size());
+  pending_.clear();
+  return true;
 }
 
 void Store::log_final(int64_t run, const std::string& split, const std::string& key, double value) {
   check_names("log_final", run, split, key);
+  write_pending_metrics(/*patient=*/true);
   auto fail = [&](const std::string& what) {
     fail_sqlite("log_final(run " + std::to_string(run) + ", " + split + " " + key + "): " + what);
   };
   sqlite3_stmt* s = statement(
       "INSERT INTO final_metrics (run_id, split, key, value) VALUES (?, ?, ?, ?)"
       " ON CONFLICT (run_id, split, key) DO UPDATE SET value = excluded.value");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, split);
     bind_text(s, 3, key);
@@ -120,7 +174,7 @@ void Store::log_case_ranks(int64_t run, const std::string& stage, const std::str
   auto fail = [&](const std::string& what) {
     fail_sqlite("log_case_ranks(run " + std::to_string(run) + ", " + stage + " " + split + "): " + what);
   };
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   sqlite3_stmt* del = statement("DELETE FROM case_ranks WHERE run_id = ? AND stage = ? AND split = ?");
   {
     Reset reset{del};
@@ -186,7 +240,7 @@ void Store::add_plugin(int64_t run, const std::string& name, const std::string& 
       "INSERT INTO plugins (run_id, name, version, path, sha256) VALUES (?, ?, ?, ?, ?)"
       " ON CONFLICT (run_id, name) DO UPDATE SET version = excluded.version, path = excluded.path,"
       " sha256 = excluded.sha256");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, name);
     bind_text(s, 3, version);
@@ -203,7 +257,7 @@ void Store::add_artifact(int64_t run, const std::string& kind, const std::string
       "INSERT INTO artifacts (run_id, kind, path, bytes) VALUES (?, ?, ?, ?)"
       " ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind, bytes = excluded.bytes,"
       " created_at = excluded.created_at");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, kind);
     bind_text(s, 3, path);
@@ -215,7 +269,7 @@ void Store::set_run_dir(int64_t run, const std::string& dir) {
   auto fail = [&](const std::string& what) {
     fail_sqlite("set_run_dir(run " + std::to_string(run) + "): " + what);
   };
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   sqlite3_stmt* s = statement("UPDATE runs SET run_dir = ? WHERE id = ?");
   {
     Reset reset{s};
@@ -232,7 +286,8 @@ void Store::finish_run(int64_t run, RunStatus status, const std::string& error) 
   if (status == RunStatus::Running)
     throw Error(what + ": a run closes as finished, failed or interrupted, not running");
   auto fail = [&](const std::string& why) { fail_sqlite(what + ": " + why); };
-  Transaction tx(db_, fail);
+  write_pending_metrics(/*patient=*/true);
+  Transaction tx(db_, fail, write_patience_ms_);
   sqlite3_stmt* s = statement("UPDATE runs SET status = ?, ended_at = " XREC_NOW_SQL
                               ", error = ? WHERE id = ? AND status = 'running'");
   {

@@ -81,5 +81,26 @@ TEST(ConfigHostile, NonFiniteFloatsAreConfigErrors) {
       HasSubstr("w.yaml:6:25: data.sources[0].weights: expected a finite number (list<float>), found [1.0, .nan]"));
 }
 
+
+// Before the fix an unknown key, type name or override echoed its token whole: a 1 MB token made a 1 MB
+// message (printed, and stored with a failed run) and binary bytes reached the terminal raw.
+TEST(ConfigHostile, EchoedTokensAreCutAndEscaped) {
+  const std::string huge(1 << 20, 'k');
+  auto check = [&](const std::string& msg) {
+    EXPECT_LT(msg.size(), 2000u) << msg.substr(0, 300);
+    EXPECT_THAT(msg, HasSubstr("... (10485"));  // the token plus what surrounds it
+  };
+  // An unknown key in a file, an unknown component type and a malformed override.
+  check(config_error([&] { resolve(Config::parse(std::string(kMinimal) + "? " + huge + "\n: 1\n", "k.yaml")); }));
+  check(config_error([&] { resolve(Config::parse(kMinimal, "m.yaml", {"backbone.type=" + huge})); }));
+  check(config_error([&] { Config::parse(kMinimal, "m.yaml", {"train.x={" + huge + ".y: 1}"}); }));
+  check(config_error([&] { Config::parse(kMinimal, "m.yaml", {"eval.ks[7]" + huge + "=1"}); }));
+  // Control bytes are escaped, never printed raw.
+  const std::string msg =
+      config_error([&] { resolve(Config::parse(kMinimal, "m.yaml", {std::string("backbone.type=a\x1b[2Jb")})); });
+  EXPECT_THAT(msg, HasSubstr("'a\\x1b[2Jb'")) << msg;
+  EXPECT_EQ(msg.find('\x1b'), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace xrec::config_test
