@@ -32,6 +32,11 @@ std::string db_path(const Args& args);
 // A run id argument: a whole number >= 1, else InputError.
 int64_t parse_run_id(const std::string& text);
 
+// `xrec ARGS...` (the arguments without the binary): runs the command, turns exceptions into messages and
+// returns the exit code (2 = bad input, 1 = failure, 130 = interrupted). main() and sweep trials run in
+// the driver's forked child call it.
+int dispatch(std::vector<std::string> args);
+
 // Subcommands: each returns the process exit code.
 int cmd_run(const std::vector<std::string>& argv);
 int cmd_runs(const std::vector<std::string>& argv);

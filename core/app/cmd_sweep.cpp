@@ -1,4 +1,5 @@
 // xrec sweep SPEC|BASE [key=value ...] [--grid key=v1,v2]... [--seeds 1,2,3] [-j N] ...; sweep list; sweep show
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -27,7 +28,7 @@ namespace {
 const char* kSweepUsage =
     "usage: xrec sweep SPEC.yaml|CONFIG.yaml [key=value ...] [--grid key=v1,v2]... [--seeds 1,2,3]\n"
     "                  [-j N] [--threads K] [--timeout SECONDS] [--name NAME] [--select METRIC[:max|min]]\n"
-    "                  [--dry-run] [--retry-failed] [--max-retries N] [--only-missing] [--db PATH]\n"
+    "                  [--dry-run] [--retry-failed] [--max-retries N] [--only-missing] [--exec] [--db PATH]\n"
     "                  [--plugin-path DIR]...\n"
     "       xrec sweep list [--db PATH]\n"
     "       xrec sweep show ID|NAME [--metrics all|KEY,...] [--csv | --json] [--db PATH]\n"
@@ -37,6 +38,8 @@ const char* kSweepUsage =
     "  trials, re-runs interrupted and failed ones (failed: up to --max-retries attempts, default 3, or\n"
     "  always with --retry-failed) and runs new ones; --only-missing runs only trials that never ran.\n"
     "  -j N: trials at once (default 1); threads per trial default to cores / N. --timeout: per trial.\n"
+    "  Each trial is a forked child of the driver (LibTorch and plugins already loaded); --exec starts a\n"
+    "  fresh `xrec run` process per trial instead.\n"
     "  See docs/sweeps.md.\n";
 
 // The start-up a sweep validates its points with: plugins loaded once, then Config::load + resolve per
@@ -154,7 +157,7 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   }
   Args args =
       parse("sweep", rest, {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics"},
-            {"help", "dry-run", "retry-failed", "only-missing", "csv", "json"});
+            {"help", "dry-run", "retry-failed", "only-missing", "exec", "csv", "json"});
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(kSweepUsage, args.flag("help") ? stdout : stderr);
     return args.flag("help") ? 0 : 2;
@@ -214,6 +217,15 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   opt.xrec_binary = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec || opt.xrec_binary.empty()) throw Error("sweep: cannot find the xrec executable (/proc/self/exe)");
   opt.progress_tty = isatty(STDOUT_FILENO) != 0;
+  // A trial is a forked child of this driver that runs `xrec run` in-process: LibTorch and the plugins are
+  // already loaded here, so a trial skips that fixed cost (docs/sweeps.md). --exec starts a fresh xrec
+  // process per trial instead.
+  if (!args.flag("exec"))
+    opt.in_process = [](const std::vector<std::string>& run_args) {
+      const int code = dispatch(run_args);
+      spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+      return code;
+    };
 
   // 1. Validate every trial (nothing is written before this passes).
   PointValidator validator(spec, plugin_dirs);

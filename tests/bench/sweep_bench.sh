@@ -4,7 +4,7 @@
 #
 #   tests/bench/sweep_bench.sh [--build DIR] [--trials 8] [--epochs 3] [--out DIR]
 #
-# 1. Fixed cost per trial: --trials trivial trials (transfer `fault` mode ok: process start, plugin
+# 1. Fixed cost per trial: --trials trivial trials (forked from the driver, and with --exec) (transfer `fault` mode ok: process start, plugin
 #    loading, config, dataset from the cache, an untrained model evaluated once, store writes) run with
 #    -j 1; wall time / trials. The same with `xrec run` directly, for the sweep's own share.
 # 2. Throughput: --trials short single-thread training trials (SASRec, --epochs epochs on a small
@@ -64,19 +64,23 @@ done
 t1=$(now)
 "$xrec" sweep base.yaml transfer.type=fault --seeds "$seeds" -j 1 --threads 1 --name trivial --plugin-path "$fault" --db trivial.db > trivial.log 2>&1
 t2=$(now)
+"$xrec" sweep base.yaml transfer.type=fault --seeds "$seeds" -j 1 --threads 1 --name trivial-exec --exec --plugin-path "$fault" --db trivial-exec.db > trivial-exec.log 2>&1
+t2b=$(now)
 "$xrec" sweep base.yaml --seeds "$seeds" -j 1 --threads 1 --name j1 --db j1.db > j1.log 2>&1
 t3=$(now)
 "$xrec" sweep base.yaml --seeds "$seeds" -j 2 --threads 1 --name j2 --db j2.db > j2.log 2>&1
 t4=$(now)
 
-python3 - "$trials" "$t0" "$t1" "$t2" "$t3" "$t4" <<'PY'
+python3 - "$trials" "$t0" "$t1" "$t2" "$t2b" "$t3" "$t4" <<'PY'
 import sys
-n = int(sys.argv[1]); t0, t1, t2, t3, t4 = map(float, sys.argv[2:])
-direct, sweep, j1, j2 = (t1 - t0) / n, (t2 - t1) / n, t3 - t2, t4 - t3
+n = int(sys.argv[1]); t0, t1, t2, t2b, t3, t4 = map(float, sys.argv[2:])
+direct, sweep, sweep_exec, j1, j2 = (t1 - t0) / n, (t2 - t1) / n, (t2b - t2) / n, t3 - t2b, t4 - t3
 print("| measure | value | goal |")
 print("|---|---|---|")
 print(f"| fixed cost per trivial trial, `xrec sweep -j 1` | {sweep:.2f} s | <= 0.5 s |")
+print(f"| the same with `--exec` (a fresh process per trial) | {sweep_exec:.2f} s | |")
 print(f"| the same trial as a plain `xrec run` | {direct:.2f} s | |")
+print(f"| forked trial / exec'd trial | {sweep / sweep_exec:.2f} | |")
 print(f"| {n} training trials, -j 1 | {j1:.1f} s | |")
 print(f"| {n} training trials, -j 2 | {j2:.1f} s | |")
 print(f"| throughput -j 2 / -j 1 | {j1 / j2:.2f}x | >= 1.8x |")

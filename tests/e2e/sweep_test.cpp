@@ -143,6 +143,30 @@ TEST(SweepE2E, EightConcurrentTrialsLoseNoRow) {
   EXPECT_NE(list.output.find("eight"), std::string::npos) << list.output;
 }
 
+// Trials are forked from the driver (LibTorch and plugins already loaded) unless --exec: both must give the
+// same results, a training trial included (the fork must not carry RNG, thread or logger state over).
+TEST(SweepE2E, ForkedAndExecdTrialsGiveTheSameMetrics) {
+  TempDir dir("sweep-fork");
+  write_base(dir);
+  const std::string base = dir.file("base.yaml") + " transfer.type=scratch train.epochs=2 --seeds 1,2 -j 2";
+  const std::string forked = dir.file("forked.db"), execd = dir.file("execd.db");
+  ASSERT_EQ(sweep(base + " --db " + forked).code, 0);
+  ASSERT_EQ(sweep(base + " --exec --db " + execd).code, 0);
+  const std::string sql =
+      "SELECT group_concat(v, ' ') FROM (SELECT r.seed || ':' || f.split || ':' || f.key || '=' || "
+      "printf('%.9f', f.value) AS v FROM runs r JOIN final_metrics f ON f.run_id = r.id "
+      "WHERE f.split IN ('valid', 'test') ORDER BY r.seed, f.split, f.key)";
+  const std::string a = count(forked, sql), b = count(execd, sql);
+  EXPECT_NE(a.find("1:test:ndcg@10="), std::string::npos) << a;
+  EXPECT_EQ(a, b);
+  // Per-epoch training losses too.
+  const std::string losses =
+      "SELECT group_concat(v, ' ') FROM (SELECT r.seed || ':' || m.step || '=' || printf('%.9f', m.value) AS v "
+      "FROM runs r JOIN metrics m ON m.run_id = r.id WHERE m.key = 'loss' ORDER BY r.seed, m.step)";
+  EXPECT_EQ(count(forked, losses), count(execd, losses));
+  EXPECT_NE(count(forked, losses), "");
+}
+
 TEST(SweepE2E, CtrlCInterruptsTrialsAndTheSweepAndAResumeFinishesThem) {
   TempDir dir("sweep-int");
   write_base(dir);

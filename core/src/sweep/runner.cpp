@@ -411,6 +411,19 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
         dup2(null_fd, 0);
         close(null_fd);
       }
+      if (options.in_process) {
+        int code = 1;
+        try {
+          code = options.in_process(std::vector<std::string>(args.begin() + 1, args.end()));
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "xrec sweep: trial failed: %s\n", e.what());
+        } catch (...) {
+          std::fprintf(stderr, "xrec sweep: trial failed\n");
+        }
+        std::fflush(stdout);
+        std::fflush(stderr);
+        _exit(code);  // the driver's objects (its store connection above all) are not ours to destroy
+      }
       execv(argv[0], argv.data());
       std::fprintf(stderr, "xrec sweep: cannot run %s: %s\n", argv[0], std::strerror(errno));
       _exit(127);

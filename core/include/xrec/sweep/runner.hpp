@@ -33,6 +33,11 @@ struct Options {
   std::string db_path;
   std::vector<std::string> plugin_dirs;
   std::string xrec_binary;  // the `xrec` executable trials run
+  // When set, a trial's child process runs `xrec run ...` by calling this (arguments without the binary;
+  // returns the exit code) instead of exec'ing xrec_binary: the child inherits the driver's loaded
+  // LibTorch and plugins, which saves most of a trial's fixed cost. The driver must not have started
+  // LibTorch's thread pools (it never runs a tensor operation).
+  std::function<int(const std::vector<std::string>&)> in_process;
   bool progress_tty = false;
 };
 
