@@ -128,13 +128,13 @@ TEST(MetaLearning, MetaGradientFlowsThroughTheInnerLoop) {
 }
 
 TEST(MetaLearning, SimilarityIsTheMeanCosineOverTensorsWithTheChosenSign) {
-  std::vector<torch::Tensor> delta{torch::tensor({1.0, 0.0}), torch::tensor({1.0, 1.0}), torch::zeros({2})};
-  std::vector<torch::Tensor> g{torch::tensor({1.0, 0.0}), torch::tensor({-1.0, -1.0}), torch::tensor({1.0, 2.0})};
+  std::vector<torch::Tensor> delta{torch::tensor({1.0, 0.0}, torch::kDouble), torch::tensor({1.0, 1.0}, torch::kDouble), torch::zeros({2}, torch::kDouble)};
+  std::vector<torch::Tensor> g{torch::tensor({1.0, 0.0}, torch::kDouble), torch::tensor({-1.0, -1.0}, torch::kDouble), torch::tensor({1.0, 2.0}, torch::kDouble)};
   // cos = 1 and -1; the third tensor (no inner step) is left out
   EXPECT_NEAR(mean_cosine(delta, g), 0.0, 1e-12);
-  g[1] = torch::tensor({0.0, 1.0});
+  g[1] = torch::tensor({0.0, 1.0}, torch::kDouble);
   EXPECT_NEAR(mean_cosine(delta, g), (1.0 + std::sqrt(0.5)) / 2, 1e-12);
-  EXPECT_EQ(mean_cosine({torch::zeros({2})}, {torch::ones({2})}), 0.0);
+  EXPECT_EQ(mean_cosine({torch::zeros({2}, torch::kDouble)}, {torch::ones({2}, torch::kDouble)}), 0.0);
 
   TwoDomainModel m;
   SourceTask task{1, {kSupportA}};
