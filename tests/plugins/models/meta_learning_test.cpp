@@ -53,6 +53,36 @@ class TwoDomainModel : public SequenceModel {
   torch::nn::Linear head{nullptr};
 };
 
+// TwoDomainModel with a shared codebook between the item tables and the head, as metarec's VQ: nearest
+// codeword with a straight-through estimator, plus codebook + 0.25 x commitment loss. Read through FastWeights.
+class QuantizedModel : public TwoDomainModel {
+ public:
+  QuantizedModel() {
+    torch::manual_seed(13);
+    codebook = register_parameter("codebook", torch::randn({4, 3}, torch::kDouble));
+  }
+  torch::Tensor item_vectors(int64_t d, const FastWeights& w = FastWeights()) override {
+    return quantize(w(tables[d]->weight), w).first;
+  }
+  std::pair<torch::Tensor, torch::Tensor> quantize(const torch::Tensor& e, const FastWeights& w) {
+    auto c = w(codebook);
+    auto idx = torch::cdist(e.detach(), c.detach()).argmin(1);
+    auto q = c.index_select(0, idx);
+    auto aux = (q - e.detach()).pow(2).mean() + 0.25 * (e - q.detach()).pow(2).mean();
+    return {e + (q - e).detach(), aux};
+  }
+  torch::Tensor loss(int64_t d, const Batch& b, const FastWeights& w = FastWeights()) override {
+    auto [v, aux] = quantize(w(tables[d]->weight), w);
+    auto e = v.index_select(0, b.inputs.reshape({-1})).reshape({b.inputs.size(0), b.inputs.size(1), -1});
+    auto h = torch::tanh(torch::matmul(e, w(head->weight).t()) + w(head->bias));
+    auto logits = torch::matmul(h, v.t());
+    return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), b.targets.reshape({-1}),
+                                                torch::nn::functional::CrossEntropyFuncOptions().ignore_index(0)) +
+           aux;
+  }
+  torch::Tensor codebook;
+};
+
 const Batch kSupportA = batch_of({1, 2, 3, 2, 4, 5}, {2, 3, 4, 4, 5, 1});
 const Batch kSupportB = batch_of({5, 4, 1, 3, 3, 2}, {4, 1, 2, 3, 2, 5});
 const Batch kQuery = batch_of({3, 1, 5, 4, 2, 1}, {1, 5, 2, 2, 1, 3});
@@ -199,4 +229,20 @@ TEST(MetaLearning, OuterStepIsClippedAdamWOnTheCombinedGradient) {
   opt.step();
   auto pm = m.parameters();
   for (size_t i = 0; i < ps.size(); ++i) EXPECT_TRUE(torch::allclose(pm[i], ps[i], 1e-9, 1e-12)) << i;
+}
+
+TEST(MetaLearning, SecondOrderMetaGradientReachesASharedCodebook) {
+  // The codebook is read through FastWeights like every parameter: the inner steps move it (codebook loss of
+  // the source), and the target's meta gradient reaches it; second order matches finite differences (eps far
+  // below any change of the nearest-codeword assignment).
+  QuantizedModel m;
+  SourceTask task{1, {kSupportA, kSupportB}};
+  MetaLearner second(m, opts(false));
+  auto r = second.task_gradient(task, 0, kQuery);
+  const size_t cb = r.grad.size() - 1;  // registered last
+  ASSERT_EQ(r.grad[cb].sizes(), m.codebook.sizes());
+  EXPECT_GT(r.grad[cb].norm().item<double>(), 1e-6);
+  EXPECT_LT(max_fd_error(m, opts(false), task, 0, r.grad), 1e-6);
+  auto first = MetaLearner(m, opts(true)).task_gradient(task, 0, kQuery).grad;
+  EXPECT_GT((first[cb] - r.grad[cb]).abs().max().item<double>(), 1e-8);
 }
