@@ -85,13 +85,13 @@ class CtrMlp : public PointwiseModel {
       const std::string n = "fc" + std::to_string(l + 1);
       // PyTorch's nn.Linear initialisation (uniform +-1/sqrt(in)), as MeLU's layers had.
       const double b = 1.0 / std::sqrt(static_cast<double>(in));
-      weights_.push_back(register_parameter(n + ".weight", torch::empty({hidden_[l], in}).uniform_(-b, b)));
-      biases_.push_back(register_parameter(n + ".bias", torch::empty({hidden_[l]}).uniform_(-b, b)));
+      weights_.push_back(register_parameter(n + "_weight", torch::empty({hidden_[l], in}).uniform_(-b, b)));
+      biases_.push_back(register_parameter(n + "_bias", torch::empty({hidden_[l]}).uniform_(-b, b)));
       in = hidden_[l];
     }
     const double b = 1.0 / std::sqrt(static_cast<double>(in));
-    weights_.push_back(register_parameter("out.weight", torch::empty({1, in}).uniform_(-b, b)));
-    biases_.push_back(register_parameter("out.bias", torch::zeros({1})));
+    weights_.push_back(register_parameter("out_weight", torch::empty({1, in}).uniform_(-b, b)));
+    biases_.push_back(register_parameter("out_bias", torch::zeros({1})));
   }
 
   torch::Tensor logits(const PointwiseBatch& b, const FastWeights& w) override {
@@ -138,7 +138,7 @@ XREC_PLUGIN("ctr_mlp", "1.0.0", "MeLU-style CTR model over user and item fields"
       "Embeddings of the user and item fields and ids (dim each; a multi-valued field is the mean of its values), "
       "numeric fields standardised and projected, concatenated, ReLU layers fc1..fcN (`hidden`) and a linear output "
       "`out` to one logit (sigmoid + log loss in the strategies). Parameter names for partitions: user_id, item_id, "
-      "user_field_<name>, item_field_<name>, user_numeric, item_numeric, fc<k>.weight/bias, out.weight/bias.",
+      "user_field_<name>, item_field_<name>, user_numeric, item_numeric, fc<k>_weight/_bias, out_weight/_bias.",
       {xrec::param::integer("dim", 32, "Embedding width per field and id (MeLU: 32)").range(1, 4096),
        xrec::param::int_list("hidden", {64, 64}, "ReLU layer sizes fc1..fcN (MeLU: 64, 64)"),
        xrec::param::boolean("user_id", false,

@@ -381,9 +381,9 @@ class ColdStartStrategy : public Transfer {
       const FastWeights w = fast_weights(part_, phi);
       if (ranked(i)) add_ranking(ctx, model, u, w, cases);
       if (early) {
+        const auto again = adapt(model, part_, u.support, inner_, Graph::None, log_, u.task->user);
         torch::NoGradGuard g;
         early_stored.add(u.task->user, u.query.labels, model.logits(u.query, w));
-        const auto again = adapt(model, part_, u.support, inner_, Graph::None, log_, u.task->user);
         early_readapted.add(u.task->user, u.query.labels, model.logits(u.query, fast_weights(part_, again)));
       }
     }
@@ -461,13 +461,13 @@ XREC_PLUGIN("mpp", "1.0.0", "User cold start: conventional, MAML, MeLU and MPP (
   registrar.add_transfer("melu",
                          "MeLU: local update of the decision layers (fc*, out) on each user's support set, global "
                          "update of everything on the query loss.",
-                         meta_params({"fc*", "out.*"}, false), make<Mode::Melu>);
+                         meta_params({"fc*", "out_*"}, false), make<Mode::Melu>);
   registrar.add_transfer("mpp-offline",
                          "MPP offline stage: the adaptive part (default the last hidden and output layers) adapted "
                          "per user, the fixed part and the adaptive initialisation meta-learned (first or second "
                          "order).",
-                         meta_params({"fc2.*", "out.*"}, false), make<Mode::MppOffline>);
-  auto online = meta_params({"fc2.*", "out.*"}, false);
+                         meta_params({"fc2_*", "out_*"}, false), make<Mode::MppOffline>);
+  auto online = meta_params({"fc2_*", "out_*"}, false);
   online.push_back(xrec::param::real("online_lr", 0.01, "SGD rate of the online meta-update of the initialisation")
                        .at_least(0));
   online.push_back(xrec::param::integer("curve_every", 20, "Users per point of the online curve").at_least(1));
