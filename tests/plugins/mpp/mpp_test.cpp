@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "meta.hpp"
 #include "xrec/api/errors.hpp"
 #include "xrec/engine/pointwise.hpp"
 #include "../dataset_harness.hpp"
+#include "e2e/harness.hpp"
 
 using namespace xrec;
 using namespace xrec::mpp;
@@ -291,4 +293,78 @@ TEST(UserParamStore, StoresExactlyTheAdaptivePartPerUserAndLoadsItBack) {
   EXPECT_TRUE(torch::allclose(m->logits(q, fast_weights(p, back)), m->logits(q, fast_weights(p, b))));
   test::expect_input_error([&] { UserParamStore::load(stem, 2); }, {"has no user 2"});
   fs::remove_all(dir);
+}
+
+// ---- the strategies end to end: the real binary on ml-100k (skipped where ../shared/data is absent) ----------
+
+namespace {
+const std::string kMl100k = std::string(XREC_TEST_SHARED_DATA) + "/ml-100k/ml-100k.inter";
+
+std::string write_config(test::TempDir& dir, const std::string& transfer) {
+  const std::string path = dir.file("mpp.yaml");
+  std::ofstream(path) << "name: mpp-e2e\nthreads: 1\nseed: 3\n"
+                         "data:\n  target: {type: atomic, path: ml-100k, user_fields: [age, gender, occupation], "
+                         "item_fields: [release_year, class]}\n"
+                         "cold_start: {order: time, cold_fraction: 0.1, support: 10, negatives: 1}\n"
+                         "pointwise_model: {type: ctr_mlp, dim: 8, hidden: [16, 16]}\n"
+                         "transfer: " + transfer + "\n"
+                         "eval: {protocol: pointwise}\ntrain: {select_metric: auc}\n";
+  return path;
+}
+
+double final_value(const std::string& db, const std::string& key) {
+  return std::stod(test::one_value(db, "SELECT value FROM final_metrics WHERE split = 'test' AND key = '" + key + "'"));
+}
+}  // namespace
+
+// A cold-start run needs no backbone (the startup check accepted only backbone or baseline before), and the
+// conventional strategy stores nothing per user.
+TEST(MppE2E, ConventionalRunsWithoutABackbone) {
+  if (!fs::exists(kMl100k)) GTEST_SKIP() << "real data not found at " << kMl100k;
+  test::TempDir dir("mpp-conv");
+  const std::string db = dir.file("xrec.db");
+  auto r = test::xrec_cmd("run " + write_config(dir, "{type: pointwise, epochs: 1, rank_users: 5}") + " --db " + db);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(final_value(db, "storage_bytes_per_user"), 0.0);
+  EXPECT_GT(final_value(db, "auc"), 0.6);  // one epoch already separates clicks from random items
+  EXPECT_GT(final_value(db, "rank_hr@20"), 0.0);
+}
+
+TEST(MppE2E, OnlineStoresExactlyTheAdaptivePartAndScoresUsersLaterFromTheArtifact) {
+  if (!fs::exists(kMl100k)) GTEST_SKIP() << "real data not found at " << kMl100k;
+  test::TempDir dir("mpp-online");
+  const std::string db = dir.file("xrec.db");
+  auto r = test::xrec_cmd("run " +
+                          write_config(dir, "{type: mpp-online, epochs: 1, first_order: true, meta_batch: 16, "
+                                            "lr: 0.005, rank_users: 5, curve_every: 10}") +
+                          " --db " + db);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const int64_t per_user = 4 * (16 * 16 + 16 + 16 + 1);  // fc2 and out, float32
+  EXPECT_EQ(final_value(db, "storage_bytes_per_user"), per_user);
+  const double users = std::stod(test::one_value(db, "SELECT value FROM metrics WHERE stage = 'online' AND split = "
+                                                     "'store' AND key = 'users'"));
+  EXPECT_EQ(users, 94);  // round(0.1 * 943) cold users
+  EXPECT_EQ(std::stod(test::one_value(db, "SELECT value FROM metrics WHERE stage = 'online' AND split = 'store' "
+                                          "AND key = 'bytes'")),
+            users * per_user);
+  // The stored parameters read back reproduce the prequential scores of the early users exactly.
+  EXPECT_NEAR(final_value(db, "early_stored_auc"), final_value(db, "early_prequential_auc"), 1e-9);
+  EXPECT_NEAR(final_value(db, "early_stored_logloss"), final_value(db, "early_prequential_logloss"), 1e-6);
+  EXPECT_GT(final_value(db, "adapt_ms_per_user"), 0.0);
+  // The online curve: one window point per 10 users and the last partial one, step = users seen.
+  const auto steps = test::one_value(db, "SELECT count(*) || ':' || max(step) FROM metrics WHERE stage = 'online' "
+                                         "AND split = 'window' AND key = 'auc'");
+  EXPECT_EQ(steps, "10:94");
+  // The offline model's numbers on the same users are in the same run.
+  EXPECT_FALSE(test::one_value(db, "SELECT value FROM metrics WHERE stage = 'offline' AND key = 'auc'").empty());
+}
+
+TEST(MppE2E, AnAdaptivePatternThatMatchesNothingFailsWithTheParameterNames) {
+  if (!fs::exists(kMl100k)) GTEST_SKIP() << "real data not found at " << kMl100k;
+  test::TempDir dir("mpp-bad");
+  const std::string db = dir.file("xrec.db");
+  auto r = test::xrec_cmd("run " + write_config(dir, "{type: melu, epochs: 1, adaptive: [decoder*]}") + " --db " + db);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("adaptive pattern 'decoder*' matches no parameter"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("out_weight"), std::string::npos) << r.output;
 }
