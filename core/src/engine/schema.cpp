@@ -131,7 +131,7 @@ ConfigSchema build() {
   s.slots = {
       data_slot("data.target", true, false, "The target domain"),
       data_slot("data.sources", false, true, "Source domains (their own users and items)"),
-      {"backbone", Kind::Backbone, false, false, "Sequence encoder (required unless `baseline` is given)", {}, {}, {}},
+      {"backbone", Kind::Backbone, false, false, "Sequence encoder (required unless `baseline` or, for a cold-start strategy, `pointwise_model` is given)", {}, {}, {}},
       {"quantizer", Kind::Quantizer, false, false, "Optional quantizer between item tables and the backbone", {}, {},
        {}},
       {"item_encoder", Kind::ItemEncoder, false, false,

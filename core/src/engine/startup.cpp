@@ -70,10 +70,11 @@ void check_run_config(const ResolvedConfig& c) {
         "config needs `transfer:` (e.g. `transfer: {type: scratch}`) with a `backbone:`, or a `baseline:`");
   // Every transfer strategy trains the host's model, which is built around the backbone: without one the
   // run would fail after its row exists (issue 12, item 11).
-  if (!baseline && !c.component("backbone"))
+  // A cold-start strategy trains a `pointwise_model:` instead (TransferContext::make_pointwise_model).
+  if (!baseline && !c.component("backbone") && !c.component("pointwise_model"))
     throw ConfigError("transfer strategy '" + c.component("transfer")->type +
-                      "' needs a `backbone:` (e.g. `backbone: {type: sasrec}`); `backbone: ~` leaves the model "
-                      "without one");
+                      "' needs a `backbone:` (e.g. `backbone: {type: sasrec}`) or, for a cold-start strategy, a "
+                      "`pointwise_model:`; `backbone: ~` leaves the model without one");
 }
 
 Session::Session(const StartupOptions& options) : options_(options) {
