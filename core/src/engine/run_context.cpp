@@ -244,8 +244,9 @@ bool RunContext::stage_checkpoint_on(const StageSpec& spec) const {
       "checkpoint", spec.checkpoint, [](const Params& p, const std::string& k) { return p.flag(k); });
 }
 
-std::optional<TrainResult> RunContext::reuse_stage(torch::nn::Module& model, const StageSpec& spec) {
-  return reuse(model, spec, batch_options(train_));
+std::optional<TrainResult> RunContext::reuse_stage(torch::nn::Module& model, const StageSpec& spec,
+                                                   const std::string& options) {
+  return reuse(model, spec, batch_options(train_), options);
 }
 
 void RunContext::store_stage(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result) {
@@ -263,7 +264,7 @@ std::vector<std::string> RunContext::stage_batchers(const StageSpec& spec, const
   return keys;
 }
 
-std::string RunContext::stage_cache_key(torch::nn::Module& model, const StageSpec& spec) {
+std::string RunContext::stage_cache_key(torch::nn::Module& model, const StageSpec& spec, const std::string& extra) {
   const Params stage = config_.stage(spec.name);
   const BatchOptions bo = batch_options(stage);
   const TrainOptions o = stage_options(spec);
@@ -302,11 +303,12 @@ std::string RunContext::stage_cache_key(torch::nn::Module& model, const StageSpe
                                               : &target_;
   k << "valid " << spec.valid_domain.value_or(spec.domains.empty() ? 0 : spec.domains.front().model_domain) << ' '
     << sha256_hex(task_identity(*valid)) << ' ' << cases_text(valid->valid) << "\n";
+  k << "options " << extra << "\n";
   return sha256_hex(k.str());
 }
 
 std::optional<TrainResult> RunContext::reuse(torch::nn::Module& model, const StageSpec& spec,
-                                             const BatchOptions& options) {
+                                             const BatchOptions& options, const std::string& extra) {
   const Params stage = config_.stage(spec.name);
   stage_batchers(spec, options);  // the streams a reused stage restores must exist
   // Resuming: a stage this run completed before the interruption is loaded with its result and streams.
@@ -345,7 +347,7 @@ std::optional<TrainResult> RunContext::reuse(torch::nn::Module& model, const Sta
     return r;
   }
   if (!stage.flag("cache")) return std::nullopt;
-  const std::string key = stage_cache_key(model, spec);
+  const std::string key = stage_cache_key(model, spec, extra);
   const auto dir = stage_cache_dir(store_.path());
   if (auto entry = read_cache_entry(dir, key)) {
     load_module(model, entry->path, device_.str(), "stage cache entry " + entry->path);

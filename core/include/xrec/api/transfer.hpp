@@ -70,10 +70,13 @@ class TransferContext {
   // entry for the weights `model` has now, loads those weights into `model` and returns the result the stage
   // had; the caller skips its training. nullopt: train the stage, then call store_stage() with its result
   // (a cache miss remembers the key of the weights at stage start). `spec.domains` (and valid_task) identify
-  // the stage's data in the cache key; a stage without domains is keyed by the target task.
-  virtual std::optional<TrainResult> reuse_stage(torch::nn::Module& model, const StageSpec& spec) {
+  // the stage's data in the cache key; a stage without domains is keyed by the target task. `options`: what
+  // else determines the loop's output (its own parameters, e.g. "inner_lr=0.01 steps=5"), part of the key.
+  virtual std::optional<TrainResult> reuse_stage(torch::nn::Module& model, const StageSpec& spec,
+                                                 const std::string& options = "") {
     (void)model;
     (void)spec;
+    (void)options;
     return std::nullopt;
   }
   // After a custom stage trained following a nullopt from reuse_stage: keeps the trained weights in the stage

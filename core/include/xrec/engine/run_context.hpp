@@ -62,11 +62,12 @@ class RunContext : public TransferContext {
   // interrupted in continues from <stage>-last.pt.
   void set_resume(bool on) { resuming_ = on; }
 
-  std::optional<TrainResult> reuse_stage(torch::nn::Module& model, const StageSpec& spec) override;
+  std::optional<TrainResult> reuse_stage(torch::nn::Module& model, const StageSpec& spec,
+                                         const std::string& options = "") override;
   void store_stage(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result) override;
   // The stage-cache key of `spec` for the weights `model` has now (sha256 hex; see stage_cache.hpp and
   // docs/adr/0009-stage-reuse-and-resume.md for what it covers).
-  std::string stage_cache_key(torch::nn::Module& model, const StageSpec& spec);
+  std::string stage_cache_key(torch::nn::Module& model, const StageSpec& spec, const std::string& options = "");
 
   EvalOptions eval_options(int64_t max_len) const;
 
@@ -98,7 +99,8 @@ class RunContext : public TransferContext {
   BatchOptions batch_options(const Params& stage) const;
   // The batcher keys of a stage's domains (its training tasks), for the cache key and entry.
   std::vector<std::string> stage_batchers(const StageSpec& spec, const BatchOptions& options);
-  std::optional<TrainResult> reuse(torch::nn::Module& model, const StageSpec& spec, const BatchOptions& options);
+  std::optional<TrainResult> reuse(torch::nn::Module& model, const StageSpec& spec, const BatchOptions& options,
+                                   const std::string& extra = "");
   void keep(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result, const BatchOptions& options);
   // <stage>-best.pt (+ .meta with the stage's result and random streams when `result` is given).
   std::string write_checkpoint(torch::nn::Module& model, const std::string& stage, const TrainResult* result = nullptr,
