@@ -187,8 +187,7 @@ std::string cases_text(const std::vector<EvalCase>& cases) {
 TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
   if (spec.domains.empty()) throw InputError("stage '" + spec.name + "' names no domain to train on");
   const TrainOptions o = stage_options(spec);
-  const Params stage = config_.stage(spec.name);
-  const BatchOptions bo = batch_options(stage);
+  const BatchOptions bo = stage_batch_options(spec);
   std::vector<TrainDomain> domains;
   for (auto& d : spec.domains) {
     if (!d.task) throw InputError("stage '" + spec.name + "': a training domain has no task");
@@ -230,13 +229,23 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
   }
   TrainResult r;
   {
-    LossScope loss(model, Resolver{stage, Params::defaults(run_schema().sections.at("train"))}.pick(
-                              "loss", spec.loss, [](const Params& p, const std::string& k) { return p.str(k); }),
-                   train_.str("loss"), spec.name);
+    LossScope loss(model, stage_loss(spec), train_.str("loss"), spec.name);
     r = train_stage(model, spec.name, domains, o, hooks);
   }
   keep(model, spec, r, bo);
   return r;
+}
+
+std::string RunContext::stage_loss(const StageSpec& spec) const {
+  return Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+      "loss", spec.loss, [](const Params& p, const std::string& k) { return p.str(k); });
+}
+
+BatchOptions RunContext::stage_batch_options(const StageSpec& spec) const {
+  const Params stage = config_.stage(spec.name);
+  BatchOptions o = batch_options(stage);
+  o.negatives = stage_loss(spec) == "bce" ? stage.integer("negatives") : 0;  // a spec's loss decides too
+  return o;
 }
 
 bool RunContext::stage_checkpoint_on(const StageSpec& spec) const {
@@ -265,8 +274,7 @@ std::vector<std::string> RunContext::stage_batchers(const StageSpec& spec, const
 }
 
 std::string RunContext::stage_cache_key(torch::nn::Module& model, const StageSpec& spec, const std::string& extra) {
-  const Params stage = config_.stage(spec.name);
-  const BatchOptions bo = batch_options(stage);
+  const BatchOptions bo = stage_batch_options(spec);
   const TrainOptions o = stage_options(spec);
   std::ostringstream k;
   // What determines a stage's output: the code, where it runs, the seed, the weights and random state at
@@ -284,10 +292,7 @@ std::string RunContext::stage_cache_key(torch::nn::Module& model, const StageSpe
       << (g.weight_decay ? real_text(*g.weight_decay) : "-") << "\n";
   for (auto& f : o.freeze) k << "freeze " << f << "\n";
   for (auto& f : o.reinit) k << "reinit " << f << "\n";
-  k << "loss "
-    << Resolver{stage, Params::defaults(run_schema().sections.at("train"))}.pick(
-           "loss", spec.loss, [](const Params& p, const std::string& key) { return p.str(key); })
-    << "\nbatches " << bo.max_len << ' ' << bo.batch_size << ' ' << bo.negatives << ' '
+  k << "loss " << stage_loss(spec) << "\nbatches " << bo.max_len << ' ' << bo.batch_size << ' ' << bo.negatives << ' '
     << static_cast<int>(bo.samples) << "\nlength_groups " << train_.flag("length_groups") << "\n";
   for (auto& [key, v] : config_.flat)
     if (key.rfind("eval.", 0) == 0 && key != "eval.save_ranks") k << key << '=' << v << "\n";

@@ -119,6 +119,10 @@ void check_init_from(const ResolvedConfig& config, const std::string& db_path) {
     throw InputError(wanted.front().first + ": '" + wanted.front().second + "' names a run, but the store " + db_path +
                      " does not exist yet");
   Store store(db_path, /*read_only=*/true);
+  if (store.schema_version() < 4)
+    throw InputError(wanted.front().first + ": the store " + db_path + " has schema version " +
+                     std::to_string(store.schema_version()) +
+                     ", older than checkpoint checksums (4): its checkpoints cannot be checked; re-run the stage");
   for (auto& [key, value] : wanted) find_init_checkpoint(store, parse_init_from(value, key), key);
 }
 

@@ -108,6 +108,8 @@ class RunContext : public TransferContext {
   std::map<std::string, std::string> batcher_states(const std::vector<std::string>& keys) const;
   void restore_batchers(const std::map<std::string, std::string>& states);
   bool stage_checkpoint_on(const StageSpec& spec) const;
+  std::string stage_loss(const StageSpec& spec) const;            // config over spec, like stage_options
+  BatchOptions stage_batch_options(const StageSpec& spec) const;  // the stage's batches, negatives by its loss
 
   struct Batcher {
     std::unique_ptr<Task> copy;  // a task the context does not own (per-user, few-shot), kept alive here
