@@ -1,4 +1,5 @@
 // xrec run CONFIG [key=value ...] [--check] [--db PATH] [--sweep ID] [--plugin-path DIR]...
+// xrec run --resume RUN [--db PATH] [--plugin-path DIR]...
 #include <cstdio>
 
 #include "cli.hpp"
@@ -15,14 +16,39 @@ int cmd_run(const std::vector<std::string>& argv) {
     else if (argv[i].rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(argv[i].substr(14));
     else rest.push_back(argv[i]);
   }
-  Args args = parse("run", rest, {"db", "sweep"}, {"help", "check"});
+  Args args = parse("run", rest, {"db", "sweep", "resume"}, {"help", "check"});
+  if (auto r = args.option("resume"); r && !args.flag("help")) {
+    size_t used = 0;
+    int64_t id = 0;
+    try {
+      id = std::stoll(*r, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != r->size() || id < 1) throw InputError("--resume: expected a run id, got '" + *r + "'");
+    if (!args.positional.empty() || args.flag("check") || args.option("sweep"))
+      throw InputError("--resume " + *r + " continues the run with its stored config: give no CONFIG, overrides, "
+                       "--check or --sweep (got '" + (args.positional.empty() ? std::string("--check/--sweep")
+                                                                                : args.positional[0]) + "')");
+    engine::ExperimentRequest req;
+    req.db_path = db_path(args);
+    req.plugin_dirs = plugin_dirs;
+    req.resume_run = id;
+    req.command_line = "xrec run";
+    for (auto& a : argv) req.command_line += " " + a;
+    engine::run_experiment(req);
+    return 0;
+  }
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(
         "usage: xrec run CONFIG [key.path=value ...] [--check] [--db PATH] [--plugin-path DIR]...\n"
+        "       xrec run --resume RUN [--db PATH] [--plugin-path DIR]...\n"
         "  Trains and evaluates the experiment CONFIG describes and records it in the store.\n"
         "  key.path=value overrides any config value (parsed as YAML: train.lr=1e-3 eval.ks=[5,10]).\n"
         "  --check: validate the config (plugins, every key, the device) and print it resolved, with every\n"
-        "           default filled in; nothing is trained and the store is not touched.\n",
+        "           default filled in; nothing is trained and the store is not touched.\n"
+        "  --resume RUN: continue an interrupted (or failed) run under its id with its stored config: completed\n"
+        "           stages load their checkpoints, the interrupted stage continues after its last epoch.\n",
         args.flag("help") ? stdout : stderr);
     return args.flag("help") ? 0 : 2;
   }

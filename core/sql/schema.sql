@@ -274,3 +274,33 @@ SELECT sweep_id,
                        / (sum(status = 'finished' AND test_value IS NOT NULL) - 1))) END AS test_std
 FROM sweep_trials
 GROUP BY sweep_id, point_label;
+
+-- @migration 4: checkpoint checksums and the inputs a stage started from (init_from, stage cache, resume)
+-- The sha256 of an artifact file when it was written (NULL for older rows and for files still growing,
+-- such as run.log). init_from checks a checkpoint against it before loading.
+ALTER TABLE artifacts ADD COLUMN sha256 TEXT;
+
+-- One row per stage of a run that did not start from the model the run itself built: its weights came
+-- from another run's stage checkpoint (source 'init_from', source_run and source_stage set), from the
+-- store's stage cache (source 'cache', cache_key set), or the stage continued from the run's own last
+-- epoch checkpoint after `xrec run --resume` (source 'resume'). path and sha256 name the file read.
+-- A stage whose output went into the cache on a miss is recorded with source 'cache_store'.
+CREATE TABLE stage_inputs (
+  run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  stage        TEXT NOT NULL,
+  source       TEXT NOT NULL CHECK (source IN ('init_from', 'cache', 'cache_store', 'resume')),
+  source_run   INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+  source_stage TEXT,
+  cache_key    TEXT CHECK (cache_key IS NULL OR length(cache_key) = 64),
+  path         TEXT NOT NULL,
+  sha256       TEXT NOT NULL CHECK (length(sha256) = 64),
+  created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  PRIMARY KEY (run_id, stage, source)
+);
+CREATE INDEX stage_inputs_by_source ON stage_inputs (source_run, source_stage);
+
+-- `xrec run --resume RUN` continues a run in a new process under the same id: when it last did, and how
+-- often (the liveness check of a running run compares the process with resumed_at when it is set).
+ALTER TABLE runs ADD COLUMN resumed_at TEXT;
+ALTER TABLE runs ADD COLUMN resumes INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX stage_inputs_by_key ON stage_inputs (cache_key);

@@ -799,5 +799,60 @@ TEST_F(StoreTest, ALockOutlastingThePatienceFailsClearlyAndKeepsTheMetrics) {
   EXPECT_EQ(count(store, "SELECT count(*) FROM metrics"), 1);
 }
 
+// Schema 4: checkpoint checksums, a stage's checkpoint found by its file name (not by LIKE, which would read
+// '_' as a wildcard), stage inputs, and reopening an interrupted run for --resume.
+TEST_F(StoreTest, StageCheckpointsInputsAndResume) {
+  Store store(db_);
+  const int64_t run = store.begin_run(sample_run(), {});
+  store.add_artifact(run, "checkpoint", "/r/1/a_b-best.pt", 10, std::string(64, 'c'));
+  store.add_artifact(run, "checkpoint", "/r/1/a_b-last.pt", 11);
+  store.add_artifact(run, "log", "/r/1/run.log", 0);
+  EXPECT_FALSE(store.stage_checkpoint(run, "axb"));
+  EXPECT_FALSE(store.stage_checkpoint(run, "b"));
+  auto best = store.stage_checkpoint(run, "a_b");
+  ASSERT_TRUE(best);
+  EXPECT_EQ(best->path, "/r/1/a_b-best.pt");
+  EXPECT_EQ(best->bytes, 10);
+  EXPECT_EQ(best->sha256, std::string(64, 'c'));
+  EXPECT_EQ(store.stage_checkpoint(run, "a_b", /*last=*/true)->sha256, "");  // no checksum: NULL
+  EXPECT_EQ(scalar(store, "SELECT count(*) FROM artifacts WHERE sha256 IS NULL"), "2");
+
+  store.add_stage_input(run, {"finetune", "init_from", run, "pretrain", "", "/r/1/pretrain-best.pt",
+                              std::string(64, 'd')});
+  store.add_stage_input(run, {"pretrain", "cache", std::nullopt, "", std::string(64, 'e'), "/c/e.pt",
+                              std::string(64, 'f')});
+  const auto inputs = store.stage_inputs(run);
+  ASSERT_EQ(inputs.size(), 2u);
+  EXPECT_EQ(scalar(store, "SELECT source_run || '/' || source_stage FROM stage_inputs WHERE source = 'init_from'"),
+            std::to_string(run) + "/pretrain");
+  EXPECT_EQ(scalar(store, "SELECT cache_key IS NOT NULL AND source_run IS NULL FROM stage_inputs WHERE stage = "
+                          "'pretrain'"),
+            "1");
+  EXPECT_THROW(store.add_stage_input(run, {"x", "guess", std::nullopt, "", "", "/p", std::string(64, 'a')}),
+               std::exception);  // the CHECK on source
+
+  EXPECT_EQ(store.run_status(run), "running");
+  EXPECT_FALSE(store.run_status(run + 1));
+  EXPECT_THROW(store.resume_run(run), InputError);  // running: another process has it
+  store.finish_run(run, RunStatus::Interrupted, "SIGINT");
+  store.resume_run(run);
+  EXPECT_EQ(scalar(store, "SELECT status || ' ' || resumes || ' ' || (ended_at IS NULL) || ' ' || (error IS NULL) || "
+                          "' ' || (resumed_at IS NOT NULL) FROM runs"),
+            "running 1 1 1 1");
+  store.finish_run(run, RunStatus::Finished);
+  try {
+    store.resume_run(run);
+    FAIL() << "a finished run was resumed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("finished (nothing to resume)"), std::string::npos) << e.what();
+  }
+  try {
+    store.resume_run(run + 7);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no such run"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace xrec

@@ -57,6 +57,23 @@ struct CaseRank {
   int64_t candidates = 0;  // items ranked, target included
 };
 
+// A checkpoint artifact of a run (artifacts.kind = 'checkpoint').
+struct CheckpointRecord {
+  std::string path;
+  int64_t bytes = 0;
+  std::string sha256;  // "" for a row written before schema 4
+};
+
+// Where a stage's starting weights came from (table stage_inputs; core/src/store/stage_inputs.cpp).
+struct StageInput {
+  std::string stage;
+  std::string source;  // init_from | cache | cache_store | resume
+  std::optional<int64_t> source_run;
+  std::string source_stage;  // "" = NULL
+  std::string cache_key;     // "" = NULL
+  std::string path, sha256;
+};
+
 enum class RunStatus { Running, Finished, Failed, Interrupted };
 const char* to_string(RunStatus s);
 
@@ -121,7 +138,19 @@ class Store {
   std::vector<std::string> case_rank_stages(int64_t run, const std::string& split);
   void add_plugin(int64_t run, const std::string& name, const std::string& version, const std::string& path,
                   const std::string& sha256);
-  void add_artifact(int64_t run, const std::string& kind, const std::string& path, int64_t bytes);
+  // sha256: the file's checksum when it is complete (checkpoints); "" stores NULL.
+  void add_artifact(int64_t run, const std::string& kind, const std::string& path, int64_t bytes,
+                    const std::string& sha256 = "");
+  // The checkpoint artifact of `run` whose file is <stage>-best.pt (or <stage>-last.pt with last = true).
+  std::optional<CheckpointRecord> stage_checkpoint(int64_t run, const std::string& stage, bool last = false);
+  // The run's status ("running", "finished", ...), or nullopt when the store has no such run.
+  std::optional<std::string> run_status(int64_t run);
+  // Records (replaces) where a stage of `run` started from.
+  void add_stage_input(int64_t run, const StageInput& input);
+  std::vector<StageInput> stage_inputs(int64_t run);
+  // `xrec run --resume`: a closed, unfinished run becomes 'running' again in this process (pid, host,
+  // resumed_at, resumes + 1; ended_at and error cleared). Throws InputError when it is running or finished.
+  void resume_run(int64_t run);
   void set_run_dir(int64_t run, const std::string& dir);
   // Closes a run; error is stored for failed/interrupted runs.
   void finish_run(int64_t run, RunStatus status, const std::string& error = "");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <sstream>
 
 #include "xrec/api/errors.hpp"
 
@@ -50,6 +51,27 @@ int64_t TrainBatches::num_batches() const {
 
 int64_t TrainBatches::sample_length(int64_t i) const {
   return std::min(o_.max_len, samples_.at(static_cast<size_t>(i)).end);
+}
+
+std::string TrainBatches::state() const {
+  std::ostringstream out;
+  out << rng_ << ' ' << order_.size();
+  for (auto i : order_) out << ' ' << i;
+  return out.str();
+}
+
+void TrainBatches::set_state(const std::string& state) {
+  std::istringstream in(state);
+  std::mt19937_64 rng;
+  size_t n = 0;
+  in >> rng >> n;
+  std::vector<int64_t> order(n);
+  for (auto& i : order) in >> i;
+  if (!in || n != order_.size())
+    throw Error("batch state does not fit this task (" + std::to_string(n) + " samples stored, " +
+                std::to_string(order_.size()) + " now)");
+  rng_ = rng;
+  order_ = std::move(order);
 }
 
 void TrainBatches::shuffle() { std::shuffle(order_.begin(), order_.end(), rng_); }

@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/version.hpp"
@@ -15,6 +17,7 @@
 #include "xrec/engine/run_context.hpp"
 #include "xrec/engine/run_recorder.hpp"
 #include "xrec/engine/runtime.hpp"
+#include "xrec/engine/stage_cache.hpp"
 #include "xrec/engine/startup.hpp"
 #include "xrec/environment.hpp"
 
@@ -73,6 +76,53 @@ RunInfo run_info(const ResolvedConfig& resolved, const std::string& device, int 
   return info;
 }
 
+namespace {
+struct ResumeFacts {
+  std::string config_yaml, config_hash, plugins;  // plugins: "name:sha256" sorted, space-separated
+};
+
+ResumeFacts resume_facts(const std::string& db_path, int64_t run) {
+  const std::string what = "--resume " + std::to_string(run);
+  if (!fs::exists(db_path)) throw InputError(what + ": the store " + db_path + " does not exist");
+  Store store(db_path, /*read_only=*/true);
+  const QueryResult q = store.query(
+      "SELECT status, config_yaml, config_hash, xrec_version, run_dir,"
+      " (SELECT group_concat(p, ' ') FROM (SELECT name || ':' || sha256 AS p FROM plugins WHERE run_id = runs.id"
+      " ORDER BY name)) FROM runs WHERE id = " + std::to_string(run));
+  if (q.rows.empty()) throw InputError(what + ": the store " + db_path + " has no run " + std::to_string(run));
+  auto text = [&](size_t i) { return q.rows[0][i].value_or(""); };
+  if (text(0) == "finished") throw InputError(what + ": the run finished; there is nothing to resume");
+  if (text(3) != XREC_VERSION_STRING)
+    throw InputError(what + ": the run was made by xrec " + text(3) + ", this is xrec " + XREC_VERSION_STRING +
+                     " (resume it with that version, or start a new run)");
+  if (text(4).empty() || !fs::is_directory(text(4)))
+    throw InputError(what + ": the run's folder " + (text(4).empty() ? "(none recorded)" : text(4)) +
+                     " is missing; its checkpoints are gone");
+  return {text(1), text(2), text(5)};
+}
+
+void check_resumable(const ResumeFacts& facts, int64_t run, const ResolvedConfig& resolved,
+                     const PluginLoader& loader) {
+  const std::string what = "--resume " + std::to_string(run);
+  if (resolved.hash != facts.config_hash)
+    throw InputError(what + ": its stored config resolves differently now (config hash " + resolved.hash.substr(0, 12) +
+                     " instead of " + facts.config_hash.substr(0, 12) +
+                     "; a plugin or xrec changed its defaults): start a new run");
+  if (!resolved.section("").flag("save_checkpoint"))
+    throw InputError(what + ": the run was made with save_checkpoint: false; it has no checkpoints to resume from");
+  std::vector<std::string> now;
+  for (auto& c : resolved.components)
+    if (auto* p = loader.provider(c.kind, c.type)) now.push_back(p->name + ":" + p->sha256);
+  std::sort(now.begin(), now.end());
+  now.erase(std::unique(now.begin(), now.end()), now.end());
+  std::string joined;
+  for (auto& p : now) joined += (joined.empty() ? "" : " ") + p;
+  if (joined != facts.plugins)
+    throw InputError(what + ": its plugins changed since it ran (then: " + facts.plugins + "; now: " + joined +
+                     "): start a new run");
+}
+}  // namespace
+
 ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
@@ -82,8 +132,15 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   so.config_path = req.config_path;
   so.overrides = req.overrides;
   so.plugin_dirs = req.plugin_dirs;
+  ResumeFacts resume;
+  if (req.resume_run) {
+    resume = resume_facts(req.db_path, *req.resume_run);
+    so.config_path = "run " + std::to_string(*req.resume_run) + " (its stored config)";
+    so.config_text = resume.config_yaml;
+  }
   Session session(so);
   const ResolvedConfig& resolved = session.config();
+  if (req.resume_run) check_resumable(resume, *req.resume_run, resolved, session.loader());
   if (req.check_only) {
     session.build_components();
     std::cout << resolved.yaml << std::flush;
@@ -91,6 +148,8 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
                         resolved.components.size(), session.device());
     return ExperimentOutcome{};
   }
+  // init_from names checkpoints of earlier runs: refuse a bad one before the run row exists.
+  check_init_from(resolved, req.db_path);
   const Params& top = resolved.section("");
   const int threads = configure_threads(top.integer("threads"));
   tune_allocator();
@@ -99,7 +158,9 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   const RunInfo info = run_info(resolved, session.device(), threads, req.command_line, req.sweep_id);
 
   // 2. The run row: from here on, whatever happens is recorded.
-  RunRecorder rec(req.db_path, info, resolved, session.log());
+  auto recorder = req.resume_run ? std::make_unique<RunRecorder>(req.db_path, *req.resume_run, session.log())
+                                 : std::make_unique<RunRecorder>(req.db_path, info, resolved, session.log());
+  RunRecorder& rec = *recorder;
   ExperimentOutcome out;
   out.run_id = rec.id();
   try {
@@ -120,6 +181,8 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
     DataStage data(session.registry(), resolved, pctx, &rec.store(), rec.id());
     RunContext context(session.registry(), resolved, rec.store(), rec.id(), pctx, torch::Device(info.device),
                        data.take_tasks());
+    context.set_resume(req.resume_run.has_value());
+    if (req.resume_run) log->info("run {} resumed: completed stages load their checkpoints", rec.id());
     out.result = make_method(session.registry(), resolved, pctx)->run(context);
     out.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     rec.record_result(out.result, out.seconds);

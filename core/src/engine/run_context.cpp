@@ -3,16 +3,21 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/version.hpp"
+#include "xrec/sha256.hpp"
 #include "xrec/data/cold_start.hpp"
 #include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/pointwise.hpp"
 #include "xrec/engine/runtime.hpp"
 #include "xrec/engine/schema.hpp"
 #include "xrec/engine/sequence_model.hpp"
+#include "xrec/engine/stage_cache.hpp"
 #include "xrec/engine/trainer.hpp"
 
 namespace fs = std::filesystem;
@@ -31,12 +36,6 @@ struct Resolver {
     return *spec;
   }
 };
-
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
 
 ParamGroup parse_group(const std::string& text, const std::string& stage) {
   const auto eq = text.rfind('=');
@@ -77,7 +76,10 @@ RunContext::RunContext(const Registry& registry, const ResolvedConfig& config, S
       target_(std::move(tasks.front())),
       sources_(tasks.begin() + 1, tasks.end()),
       train_(config.section("train")),
-      eval_(config.section("eval")) {}
+      eval_(config.section("eval")) {
+  // A testing aid for resume (tests/e2e): end the run as if Ctrl-C came right after the N-th epoch's checkpoint.
+  if (const char* n = std::getenv("XREC_INTERRUPT_AFTER_EPOCHS"); n && *n) interrupt_after_ = std::atoll(n);
+}
 
 const Task& RunContext::target() const { return target_; }
 
@@ -137,23 +139,64 @@ TrainOptions RunContext::stage_options(const StageSpec& spec) const {
   for (auto& text : config.str_list("groups")) o.groups.push_back(parse_group(text, spec.name));
   o.groups.insert(o.groups.end(), spec.groups.begin(), spec.groups.end());
   o.mix_seed = plugin_.seed * 7919 + 2;
-  if (spec.loss && *spec.loss != train_.str("loss"))
-    throw InputError("stage '" + spec.name + "' asks for loss " + *spec.loss + ", but the model was made with train.loss " +
-                     train_.str("loss") + " (the loss is fixed when the model is made)");
   return o;
 }
+
+namespace {
+// Switches a host model's loss for one stage (stages.<name>.loss) and back when the stage ends.
+class LossScope {
+ public:
+  LossScope(SequenceModel& model, const std::string& loss, const std::string& run_loss, const std::string& stage)
+      : host_(dynamic_cast<HostSequenceModel*>(&model)) {
+    if (loss == run_loss) {
+      host_ = nullptr;
+      return;
+    }
+    if (!host_)
+      throw InputError("stage '" + stage + "' asks for loss " + loss + ", but this model was not made by make_model() "
+                       "(only the host's models switch their loss per stage)");
+    before_ = host_->loss_kind();
+    host_->set_loss(parse_loss(loss));
+  }
+  ~LossScope() {
+    if (host_) host_->set_loss(before_);
+  }
+  LossScope(const LossScope&) = delete;
+  LossScope& operator=(const LossScope&) = delete;
+
+ private:
+  HostSequenceModel* host_;
+  LossKind before_ = LossKind::CrossEntropy;
+};
+
+std::string real_text(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// The validation cases that select a stage's best epoch, as text for the cache key.
+std::string cases_text(const std::vector<EvalCase>& cases) {
+  std::string out = std::to_string(cases.size());
+  for (auto& c : cases) out += ' ' + std::to_string(c.user) + ':' + std::to_string(c.target) + ':' +
+                               std::to_string(c.history.size());
+  return sha256_hex(out);
+}
+}  // namespace
 
 TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
   if (spec.domains.empty()) throw InputError("stage '" + spec.name + "' names no domain to train on");
   const TrainOptions o = stage_options(spec);
+  const BatchOptions bo = stage_batch_options(spec);
   std::vector<TrainDomain> domains;
   for (auto& d : spec.domains) {
     if (!d.task) throw InputError("stage '" + spec.name + "': a training domain has no task");
     if (d.model_domain < 0 || d.model_domain >= model.num_domains())
       throw InputError("stage '" + spec.name + "': model domain " + std::to_string(d.model_domain) +
                        " does not exist (the model has " + std::to_string(model.num_domains()) + ")");
-    domains.push_back({d.model_domain, &batches(*d.task), d.weight});
+    domains.push_back({d.model_domain, &batches(*d.task, bo), d.weight});
   }
+  if (auto reused = reuse(model, spec, bo)) return *reused;
   const int64_t valid_domain = spec.valid_domain.value_or(spec.domains.front().model_domain);
   const Task& valid_task = spec.valid_task ? *spec.valid_task : *spec.domains.front().task;
   TrainHooks hooks;
@@ -164,11 +207,191 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
   hooks.check_interrupted = [] { engine::check_interrupted(); };
   hooks.log = plugin_.log;
   hooks.device = device_;
-  TrainResult r = train_stage(model, spec.name, domains, o, hooks);
-  const bool checkpoint = Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
-      "checkpoint", spec.checkpoint, [](const Params& p, const std::string& k) { return p.flag(k); });
-  if (checkpoint) save_checkpoint(model, spec.name);
+  // The last epoch's state, kept (one file per stage, replaced every epoch) so an interrupted run resumes.
+  const std::vector<std::string> batcher_keys = stage_batchers(spec, bo);
+  const bool progress_on =
+      stage_checkpoint_on(spec) && config_.section("").flag("save_checkpoint") && !plugin_.run_dir.empty();
+  const std::string last = (fs::path(plugin_.run_dir) / (spec.name + "-last.pt")).string();
+  if (progress_on) {
+    hooks.epoch_done = [&](SequenceModel& m, StageProgress& p) {
+      save_progress(last, m, p, batcher_states(batcher_keys));
+      if (interrupt_after_ > 0 && ++epochs_done_ == interrupt_after_)
+        throw Interrupted("XREC_INTERRUPT_AFTER_EPOCHS=" + std::to_string(interrupt_after_) + " reached");
+    };
+    if (resuming_)
+      hooks.resume = [&](SequenceModel& m, StageProgress& p) {
+        std::map<std::string, std::string> states;
+        if (!load_progress(last, m, p, states, device_.str())) return;
+        restore_batchers(states);
+        store_.add_stage_input(run_, {spec.name, "resume", run_, spec.name, "", last, sha256_file(last)});
+        plugin_.log->info("[{}] resumed after epoch {} from {}", spec.name, p.next_epoch, last);
+      };
+  }
+  TrainResult r;
+  {
+    LossScope loss(model, stage_loss(spec), train_.str("loss"), spec.name);
+    r = train_stage(model, spec.name, domains, o, hooks);
+  }
+  keep(model, spec, r, bo);
   return r;
+}
+
+std::string RunContext::stage_loss(const StageSpec& spec) const {
+  return Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+      "loss", spec.loss, [](const Params& p, const std::string& k) { return p.str(k); });
+}
+
+BatchOptions RunContext::stage_batch_options(const StageSpec& spec) const {
+  const Params stage = config_.stage(spec.name);
+  BatchOptions o = batch_options(stage);
+  o.negatives = stage_loss(spec) == "bce" ? stage.integer("negatives") : 0;  // a spec's loss decides too
+  return o;
+}
+
+bool RunContext::stage_checkpoint_on(const StageSpec& spec) const {
+  return Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+      "checkpoint", spec.checkpoint, [](const Params& p, const std::string& k) { return p.flag(k); });
+}
+
+std::optional<TrainResult> RunContext::reuse_stage(torch::nn::Module& model, const StageSpec& spec,
+                                                   const std::string& options) {
+  return reuse(model, spec, batch_options(train_), options);
+}
+
+void RunContext::store_stage(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result) {
+  keep(model, spec, result, batch_options(train_));
+}
+
+std::vector<std::string> RunContext::stage_batchers(const StageSpec& spec, const BatchOptions& options) {
+  std::vector<std::string> keys;
+  if (max_len_ <= 0) return keys;  // no sequence model made: a custom loop that draws no sequence batches
+  for (auto& d : spec.domains)
+    if (d.task) {
+      batches(*d.task, options);
+      keys.push_back(batcher_key(*d.task, options));
+    }
+  return keys;
+}
+
+std::string RunContext::stage_cache_key(torch::nn::Module& model, const StageSpec& spec, const std::string& extra) {
+  const BatchOptions bo = stage_batch_options(spec);
+  const TrainOptions o = stage_options(spec);
+  std::ostringstream k;
+  // What determines a stage's output: the code, where it runs, the seed, the weights and random state at
+  // its start, its resolved options, its data and its validation. Not the stage's name: one pre-training
+  // serves strategies that call it differently.
+  k << "xrec-stage-cache 1\nxrec " << XREC_VERSION_STRING << "\ntorch " << XREC_TORCH_VERSION << "\ndevice "
+    << device_.str() << "\nseed " << plugin_.seed << "\nstate " << state_hash(model) << "\ntorch_rng "
+    << sha256_hex(torch_rng_state()) << "\n";
+  k << "epochs " << o.epochs << "\nsteps " << o.steps << "\noptimizer " << o.optimizer << "\nlr " << real_text(o.lr)
+    << "\nweight_decay " << real_text(o.weight_decay) << "\nmomentum " << real_text(o.momentum) << "\ngrad_clip "
+    << real_text(o.grad_clip) << "\nmix " << o.mix << ' ' << o.mix_seed << "\npatience " << o.patience
+    << "\neval_every " << o.eval_every << "\nselect_metric " << o.select_metric << "\n";
+  for (auto& g : o.groups)
+    k << "group " << g.pattern << ' ' << (g.lr ? real_text(*g.lr) : "-") << ' '
+      << (g.weight_decay ? real_text(*g.weight_decay) : "-") << "\n";
+  for (auto& f : o.freeze) k << "freeze " << f << "\n";
+  for (auto& f : o.reinit) k << "reinit " << f << "\n";
+  k << "loss " << stage_loss(spec) << "\nbatches " << bo.max_len << ' ' << bo.batch_size << ' ' << bo.negatives << ' '
+    << static_cast<int>(bo.samples) << "\nlength_groups " << train_.flag("length_groups") << "\n";
+  for (auto& [key, v] : config_.flat)
+    if (key.rfind("eval.", 0) == 0 && key != "eval.save_ranks") k << key << '=' << v << "\n";
+  for (auto& d : spec.domains) {
+    if (!d.task) continue;
+    k << "domain " << d.model_domain << ' ' << real_text(d.weight) << ' ' << sha256_hex(task_identity(*d.task)) << ' '
+      << cases_text(d.task->valid);
+    if (max_len_ > 0) k << ' ' << sha256_hex(batches(*d.task, bo).state());
+    k << "\n";
+  }
+  const Task* valid = spec.valid_task ? spec.valid_task
+                      : !spec.domains.empty() ? spec.domains.front().task
+                                              : &target_;
+  k << "valid " << spec.valid_domain.value_or(spec.domains.empty() ? 0 : spec.domains.front().model_domain) << ' '
+    << sha256_hex(task_identity(*valid)) << ' ' << cases_text(valid->valid) << "\n";
+  k << "options " << extra << "\n";
+  return sha256_hex(k.str());
+}
+
+std::optional<TrainResult> RunContext::reuse(torch::nn::Module& model, const StageSpec& spec,
+                                             const BatchOptions& options, const std::string& extra) {
+  const Params stage = config_.stage(spec.name);
+  stage_batchers(spec, options);  // the streams a reused stage restores must exist
+  // Resuming: a stage this run completed before the interruption is loaded with its result and streams.
+  if (resuming_ && !plugin_.run_dir.empty())
+    if (auto done = read_cache_entry(plugin_.run_dir, spec.name + "-best")) {
+      load_module(model, done->path, device_.str(), "checkpoint " + done->path);
+      model.eval();
+      if (!done->torch_rng.empty()) set_torch_rng_state(done->torch_rng);
+      restore_batchers(done->batches);
+      plugin_.log->info("[{}] completed before the interruption: loaded {}", spec.name, done->path);
+      return done->result;
+    }
+  auto validated = [&]() {
+    TrainResult r;
+    auto* seq = dynamic_cast<SequenceModel*>(&model);
+    if (seq && (spec.valid_task || !spec.domains.empty())) {
+      const Task& task = spec.valid_task ? *spec.valid_task : *spec.domains.front().task;
+      r.best_valid =
+          validate(*seq, spec.valid_domain.value_or(spec.domains.empty() ? 0 : spec.domains.front().model_domain), task);
+      const std::string metric = stage_options(spec).select_metric;
+      if (r.best_valid.count(metric)) r.best_score = r.best_valid.at(metric);
+    }
+    return r;
+  };
+  if (const std::string init = stage.str("init_from"); !init.empty()) {
+    const std::string key = init_from_key(config_, spec.name);
+    const InitFrom from = parse_init_from(init, key);
+    const CheckpointRecord rec = find_init_checkpoint(store_, from, key);
+    load_module(model, rec.path, device_.str(), key + ": checkpoint " + rec.path);
+    model.eval();
+    store_.add_stage_input(run_, {spec.name, "init_from", from.run, from.stage, "", rec.path, rec.sha256});
+    plugin_.log->info("[{}] not trained: starts from {} ({})", spec.name, init, rec.path);
+    TrainResult r = validated();
+    if (stage_checkpoint_on(spec))
+      write_checkpoint(model, spec.name, &r, batcher_states(stage_batchers(spec, options)));
+    return r;
+  }
+  if (!stage.flag("cache")) return std::nullopt;
+  const std::string key = stage_cache_key(model, spec, extra);
+  const auto dir = stage_cache_dir(store_.path());
+  if (auto entry = read_cache_entry(dir, key)) {
+    load_module(model, entry->path, device_.str(), "stage cache entry " + entry->path);
+    model.eval();
+    // The random state the stage left behind, so what follows runs as it would after training.
+    if (!entry->torch_rng.empty()) set_torch_rng_state(entry->torch_rng);
+    restore_batchers(entry->batches);
+    store_.add_stage_input(run_, {spec.name, "cache", std::nullopt, "", key, entry->path, entry->sha256});
+    plugin_.log->info("[{}] not trained: stage cache hit {} (best epoch {} of {})", spec.name, key.substr(0, 12),
+                      entry->result.best_epoch + 1, entry->result.epochs_run);
+    if (stage_checkpoint_on(spec)) write_checkpoint(model, spec.name, &entry->result, entry->batches);
+    return entry->result;
+  }
+  plugin_.log->info("[{}] stage cache miss {}: training", spec.name, key.substr(0, 12));
+  pending_cache_[spec.name] = key;
+  return std::nullopt;
+}
+
+void RunContext::keep(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result,
+                      const BatchOptions& options) {
+  const std::vector<std::string> keys = stage_batchers(spec, options);
+  if (stage_checkpoint_on(spec)) write_checkpoint(model, spec.name, &result, batcher_states(keys));
+  if (!plugin_.run_dir.empty()) {
+    std::error_code ec;
+    fs::remove(fs::path(plugin_.run_dir) / (spec.name + "-last.pt"), ec);  // the stage is complete
+  }
+  auto it = pending_cache_.find(spec.name);
+  if (it == pending_cache_.end()) {
+    if (config_.stage(spec.name).flag("cache"))
+      throw Error("store_stage('" + spec.name + "'): call reuse_stage() at the stage's start first (the cache key is "
+                  "the weights the stage started from)");
+    return;
+  }
+  const std::string key = it->second;
+  pending_cache_.erase(it);
+  const CacheEntry e =
+      write_cache_entry(stage_cache_dir(store_.path()), key, model, result, torch_rng_state(), batcher_states(keys));
+  store_.add_stage_input(run_, {spec.name, "cache_store", std::nullopt, "", key, e.path, e.sha256});
+  plugin_.log->info("[{}] stored in the stage cache as {}", spec.name, key.substr(0, 12));
 }
 
 TrainResult RunContext::train(SequenceModel& model, int64_t domain, const Task& task, const std::string& stage) {
@@ -239,21 +462,38 @@ MetricMap RunContext::score_cases(SequenceModel& model, int64_t domain, const st
   return evaluate_cases(cases, model_scores(model, domain, w), eval_options(model.backbone().max_len()));
 }
 
-TrainBatches& RunContext::batches(const Task& task) {
-  if (max_len_ <= 0) throw Error("batches are shaped by the model: call make_model() before train() or sample_batch()");
+BatchOptions RunContext::batch_options(const Params& stage) const {
+  BatchOptions o;
+  o.max_len = max_len_;
+  o.batch_size = stage.integer("batch_size");
+  o.negatives = stage.str("loss") == "bce" ? stage.integer("negatives") : 0;
+  const std::string samples = stage.str("samples");
+  o.samples = samples == "prefix"   ? BatchOptions::Samples::Prefix
+              : samples == "window" ? BatchOptions::Samples::Window
+                                    : BatchOptions::Samples::Sequence;
+  return o;
+}
+
+std::string RunContext::batcher_key(const Task& task, const BatchOptions& o) const {
   const bool owned = &task == &target_ || (!sources_.empty() && &task >= &sources_.front() && &task <= &sources_.back());
   // Owned tasks are fixed for the run: their role and name identify them without hashing their data.
-  const std::string key = owned ? task.role + '\0' + task.name : task_identity(task);
+  std::string key = owned ? task.role + '\0' + task.name : task_identity(task);
+  const BatchOptions run = batch_options(train_);
+  // A stage's own batch options get their own batcher; the run's keep the key they always had.
+  if (o.batch_size != run.batch_size || o.negatives != run.negatives || o.samples != run.samples)
+    key += std::string(1, '\0') + "#" + std::to_string(o.batch_size) + '/' + std::to_string(o.negatives) + '/' +
+           std::to_string(static_cast<int>(o.samples));
+  return key;
+}
+
+TrainBatches& RunContext::batches(const Task& task) { return batches(task, batch_options(train_)); }
+
+TrainBatches& RunContext::batches(const Task& task, const BatchOptions& o) {
+  if (max_len_ <= 0) throw Error("batches are shaped by the model: call make_model() before train() or sample_batch()");
+  const bool owned = &task == &target_ || (!sources_.empty() && &task >= &sources_.front() && &task <= &sources_.back());
+  const std::string key = batcher_key(task, o);
   auto it = batchers_.find(key);
   if (it == batchers_.end()) {
-    BatchOptions o;
-    o.max_len = max_len_;
-    o.batch_size = train_.integer("batch_size");
-    o.negatives = train_.str("loss") == "bce" ? train_.integer("negatives") : 0;
-    const std::string samples = train_.str("samples");
-    o.samples = samples == "prefix"   ? BatchOptions::Samples::Prefix
-                : samples == "window" ? BatchOptions::Samples::Window
-                                      : BatchOptions::Samples::Sequence;
     Batcher b;
     if (!owned) b.copy = std::make_unique<Task>(task);
     b.batches = std::make_unique<TrainBatches>(owned ? task : *b.copy, o, batch_seed(plugin_.seed, task));
@@ -263,34 +503,35 @@ TrainBatches& RunContext::batches(const Task& task) {
 }
 
 std::string RunContext::save_checkpoint(SequenceModel& model, const std::string& stage) {
+  return write_checkpoint(model, stage);
+}
+
+std::map<std::string, std::string> RunContext::batcher_states(const std::vector<std::string>& keys) const {
+  std::map<std::string, std::string> states;
+  for (auto& k : keys) states[k] = batchers_.at(k).batches->state();
+  return states;
+}
+
+void RunContext::restore_batchers(const std::map<std::string, std::string>& states) {
+  for (auto& [key, state] : states)
+    if (auto it = batchers_.find(key); it != batchers_.end()) it->second.batches->set_state(state);
+}
+
+std::string RunContext::write_checkpoint(torch::nn::Module& model, const std::string& stage, const TrainResult* result,
+                                         const std::map<std::string, std::string>& states) {
   if (!config_.section("").flag("save_checkpoint") || plugin_.run_dir.empty()) return "";
   const auto path = (fs::path(plugin_.run_dir) / (stage + "-best.pt")).string();
-  torch::serialize::OutputArchive archive;
-  model.save(archive);
-  archive.save_to(path);
-  store_.add_artifact(run_, "checkpoint", path, static_cast<int64_t>(fs::file_size(path)));
+  // With the stage's result and the random streams it left (<stage>-best.meta), a resumed run can load a
+  // completed stage and continue exactly where the interrupted process was.
+  if (result) write_cache_entry(plugin_.run_dir, stage + "-best", model, *result, torch_rng_state(), states);
+  else save_module(model, path);
+  // The checksum lets init_from refuse a file changed after it was written.
+  store_.add_artifact(run_, "checkpoint", path, static_cast<int64_t>(fs::file_size(path)), sha256_file(path));
   return path;
 }
 
 void RunContext::load_checkpoint(SequenceModel& model, const std::string& path) {
-  if (!fs::exists(path)) throw InputError("checkpoint " + path + " does not exist");
-  // Module::load replaces tensors whatever their shape: compare against the model's own shapes.
-  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
-  for (auto& p : model.named_parameters()) shapes.emplace_back(p.key(), p.value().sizes().vec());
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path, device_);
-    model.load(archive);
-  } catch (const c10::Error& e) {
-    throw InputError("checkpoint " + path + " does not fit this model: " + e.what_without_backtrace());
-  }
-  const auto named = model.named_parameters();
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    const auto now = named[shapes[i].first].sizes().vec();
-    if (now != shapes[i].second)
-      throw InputError("checkpoint " + path + ": parameter " + shapes[i].first + " has shape " + shape_text(now) +
-                       ", the model expects " + shape_text(shapes[i].second));
-  }
+  load_module(model, path, device_.str(), "checkpoint " + path);
 }
 
 // ---- user cold start -------------------------------------------------------------------------------------

@@ -36,13 +36,22 @@ RunRecorder::RunRecorder(const std::string& db_path, const RunInfo& info, const 
   scope_ = std::make_unique<RunScope>(store_, run_);
 }
 
+RunRecorder::RunRecorder(const std::string& db_path, int64_t resume, std::shared_ptr<spdlog::logger> console)
+    : store_((check_db_path(db_path), db_path)), log_(std::move(console)), resumed_(true) {
+  sinks_ = log_->sinks();
+  if (int n = store_.reconcile_stale_runs()) log_->info("marked {} abandoned run(s) as interrupted", n);
+  store_.resume_run(resume);
+  run_ = resume;
+  scope_ = std::make_unique<RunScope>(store_, run_);
+}
+
 void RunRecorder::open_folder(const std::string& config_yaml) {
   dir_ = run_folder(store_.path(), run_);
   fs::create_directories(dir_);
   store_.set_run_dir(run_, dir_.string());
   std::ofstream(dir_ / "config.yaml") << config_yaml;
   add_artifact("config", (dir_ / "config.yaml").string());
-  sinks_.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir_ / "run.log").string(), true));
+  sinks_.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>((dir_ / "run.log").string(), !resumed_));
   log_ = make_logger(log_->name(), sinks_);
   store_.add_artifact(run_, "log", (dir_ / "run.log").string(), 0);
 }

@@ -60,6 +60,12 @@ ConfigSchema build() {
              "domain equally often), round_robin (in turn), weighted (by the strategy's weights)")
           .one_of({"proportional", "uniform", "round_robin", "weighted"}),
       boolean("checkpoint", true, "Write the stage's best model as <stage>-best.pt (also needs save_checkpoint)"),
+      string("init_from", "",
+             "run:<id>/<stage>: the stage is not trained; it starts (and ends) with that stage's best checkpoint of "
+             "run <id> in the same store (usually set per stage: stages.<name>.init_from)"),
+      boolean("cache", false,
+              "Keep the stage's output in the store's stage cache, keyed by the weights at stage start, the stage's "
+              "options, its data and the seed; a later stage with the same key loads it instead of training"),
       real("grad_clip", 0.0, "Clip the gradient norm to this value; 0 = off").at_least(0),
       string("loss", "ce", "ce: full softmax over all items; bce: binary CE with sampled negatives (original SASRec)")
           .one_of({"ce", "bce"}),

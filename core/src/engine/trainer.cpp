@@ -184,8 +184,23 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
   const int64_t max_epochs = o.steps > 0 ? std::numeric_limits<int64_t>::max() : o.epochs;
   const std::string of_total = o.steps > 0 ? std::to_string(o.steps) + " steps" : std::to_string(o.epochs);
   int64_t steps = 0;
+  int64_t first_epoch = 0;
+  StageProgress progress{0, 0, {}, &best, optimizer.get(), &mix_rng};
+  if (hooks.resume) {
+    hooks.resume(model, progress);
+    first_epoch = progress.next_epoch;
+    steps = progress.steps;
+    result = progress.result;
+  }
+  auto epoch_done = [&](int64_t epoch) {
+    if (!hooks.epoch_done) return;
+    progress.next_epoch = epoch + 1;
+    progress.steps = steps;
+    progress.result = result;
+    hooks.epoch_done(model, progress);
+  };
 
-  for (int64_t epoch = 0; epoch < max_epochs; ++epoch) {
+  for (int64_t epoch = first_epoch; epoch < max_epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     model.train();
     std::vector<int64_t> counts;
@@ -231,6 +246,7 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
     const bool last = o.steps > 0 ? steps >= o.steps : epoch + 1 == o.epochs;
     if ((epoch + 1) % o.eval_every != 0 && !last) {
       hooks.log->info("[{}] epoch {}/{} loss {:.4f} ({:.1f}s)", stage, epoch + 1, of_total, train_loss, train_seconds);
+      epoch_done(epoch);
       continue;
     }
     model.eval();
@@ -242,7 +258,7 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
       result.best_score = score;
       result.best_valid = valid;
     }
-    const double per_epoch = seconds_since(start) / static_cast<double>(epoch + 1);
+    const double per_epoch = seconds_since(start) / static_cast<double>(epoch + 1 - first_epoch);
     const int64_t left_max = o.steps > 0 ? 0 : o.epochs - epoch - 1;
     const int64_t left_patience = (o.patience - best.since_best()) * o.eval_every;
     // The end is unknown under early stopping: give the bound and when patience would run out.
@@ -253,6 +269,7 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
                         ? " (early stop in " + duration_text(per_epoch * static_cast<double>(left_patience)) +
                               " without a better epoch)"
                         : std::string());
+    epoch_done(epoch);
     if (best.should_stop()) {
       hooks.log->info("[{}] early stop: no better valid {} ({}) in {} evaluations; best epoch {}", stage,
                       o.select_metric, to_string(best.direction()), o.patience, result.best_epoch + 1);

@@ -71,7 +71,7 @@ int Store::reconcile_stale_runs() {
   std::vector<Stale> stale;
   {
     sqlite3_stmt* s = statement(
-        "SELECT id, pid, (julianday(started_at) - 2440587.5) * 86400.0 FROM runs"
+        "SELECT id, pid, (julianday(coalesce(resumed_at, started_at)) - 2440587.5) * 86400.0 FROM runs"
         " WHERE status = 'running' AND host = ?");
     Reset reset{s};
     bind_text(s, 1, host);

@@ -249,19 +249,21 @@ void Store::add_plugin(int64_t run, const std::string& name, const std::string& 
   });
 }
 
-void Store::add_artifact(int64_t run, const std::string& kind, const std::string& path, int64_t bytes) {
+void Store::add_artifact(int64_t run, const std::string& kind, const std::string& path, int64_t bytes,
+                         const std::string& sha256) {
   auto fail = [&](const std::string& what) {
     fail_sqlite("add_artifact(run " + std::to_string(run) + ", " + path + "): " + what);
   };
   sqlite3_stmt* s = statement(
-      "INSERT INTO artifacts (run_id, kind, path, bytes) VALUES (?, ?, ?, ?)"
+      "INSERT INTO artifacts (run_id, kind, path, bytes, sha256) VALUES (?, ?, ?, ?, ?)"
       " ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind, bytes = excluded.bytes,"
-      " created_at = excluded.created_at");
+      " sha256 = excluded.sha256, created_at = excluded.created_at");
   write_one(db_, s, write_patience_ms_, fail, [&] {
     sqlite3_bind_int64(s, 1, run);
     bind_text(s, 2, kind);
     bind_text(s, 3, path);
     sqlite3_bind_int64(s, 4, bytes);
+    bind_text_or_null(s, 5, sha256);
   });
 }
 

@@ -93,6 +93,15 @@ class BestTracker {
   int64_t since_best() const { return since_best_; }
   const std::string& metric() const { return metric_; }
   MetricDirection direction() const { return direction_; }
+  // The snapshot of the best weights (parameters, then buffers), and the whole state back: for resuming a
+  // stage from its last epoch checkpoint (xrec run --resume).
+  const std::vector<torch::Tensor>& snapshot() const { return saved_; }
+  void set_state(double best, int64_t best_step, int64_t since_best, std::vector<torch::Tensor> snapshot) {
+    best_ = best;
+    best_step_ = best_step;
+    since_best_ = since_best;
+    saved_ = std::move(snapshot);
+  }
 
  private:
   std::string metric_;

@@ -4,6 +4,7 @@
 // factory, the standard trainer, the evaluator and the metric sink through TransferContext.
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,28 @@ class TransferContext {
                           double value, int64_t step) = 0;
   // Throws xrec::Interrupted when the user asked to stop; call it inside long custom loops.
   virtual void check_interrupted() const = 0;
+
+  // ---- stage reuse for custom loops (run_stage does this by itself; docs/plugins.md "Reusing stages") ----
+  // When the config gives stage `spec.name` an `init_from: run:<id>/<stage>` or `cache: true` with a stored
+  // entry for the weights `model` has now, loads those weights into `model` and returns the result the stage
+  // had; the caller skips its training. nullopt: train the stage, then call store_stage() with its result
+  // (a cache miss remembers the key of the weights at stage start). `spec.domains` (and valid_task) identify
+  // the stage's data in the cache key; a stage without domains is keyed by the target task. `options`: what
+  // else determines the loop's output (its own parameters, e.g. "inner_lr=0.01 steps=5"), part of the key.
+  virtual std::optional<TrainResult> reuse_stage(torch::nn::Module& model, const StageSpec& spec,
+                                                 const std::string& options = "") {
+    (void)model;
+    (void)spec;
+    (void)options;
+    return std::nullopt;
+  }
+  // After a custom stage trained following a nullopt from reuse_stage: keeps the trained weights in the stage
+  // cache when the stage has `cache: true` (a no-op otherwise), and writes <stage>-best.pt like run_stage.
+  virtual void store_stage(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result) {
+    (void)model;
+    (void)spec;
+    (void)result;
+  }
 
   // ---- user cold start (MPP, MeLU): pointwise models over the target domain, options from `cold_start:` ----
   // The target's users split into warm and cold, each with support and query pairs (built on first call with

@@ -44,6 +44,10 @@ class TrainBatches {
   Batch batch_of(const std::vector<int64_t>& samples) { return make(samples); }
   // Input items of sample i (its row length before the batch is narrowed), at most max_len.
   int64_t sample_length(int64_t i) const;
+  // The random stream and the current order as text, and back: what the stage cache and resume restore so
+  // that a stage loaded instead of trained leaves the batches where training would have left them.
+  std::string state() const;
+  void set_state(const std::string& state);
 
  private:
   struct Sample {

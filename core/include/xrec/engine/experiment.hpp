@@ -26,6 +26,11 @@ struct ExperimentRequest {
   // component is instantiated from its params (what `run` builds short of data and training) and the
   // resolved config is printed; nothing is trained and the store is not touched.
   bool check_only = false;
+  // `xrec run --resume RUN`: continue that interrupted or failed run of the store under its id, with its
+  // stored config (config_path and overrides must be empty). Completed stages load their checkpoints, the
+  // interrupted one continues from its last epoch. A finished run, another xrec version, a config that
+  // resolves differently now, a changed plugin or missing checkpoints are InputErrors, before any write.
+  std::optional<int64_t> resume_run;
 };
 
 struct ExperimentOutcome {

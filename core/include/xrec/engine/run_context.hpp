@@ -4,6 +4,7 @@
 // store rows and folder.
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,17 @@ class RunContext : public TransferContext {
 
   void check_interrupted() const override;
 
+  // `xrec run --resume`: stages this run completed load their <stage>-best checkpoint, the stage it was
+  // interrupted in continues from <stage>-last.pt.
+  void set_resume(bool on) { resuming_ = on; }
+
+  std::optional<TrainResult> reuse_stage(torch::nn::Module& model, const StageSpec& spec,
+                                         const std::string& options = "") override;
+  void store_stage(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result) override;
+  // The stage-cache key of `spec` for the weights `model` has now (sha256 hex; see stage_cache.hpp and
+  // docs/adr/0009-stage-reuse-and-resume.md for what it covers).
+  std::string stage_cache_key(torch::nn::Module& model, const StageSpec& spec, const std::string& options = "");
+
   EvalOptions eval_options(int64_t max_len) const;
 
   const ColdStartTask& cold_start_task() override;
@@ -80,6 +92,24 @@ class RunContext : public TransferContext {
   // tasks are first used, and a task the strategy built itself is copied, so it cannot dangle.
   // Batch shapes follow the backbone of the models made here.
   TrainBatches& batches(const Task& task);
+  // The batches of `task` under a stage's own batch options (stages.<name>.batch_size / samples / loss):
+  // the run-wide batcher when they are the run's, else one of their own (same seed).
+  TrainBatches& batches(const Task& task, const BatchOptions& options);
+  std::string batcher_key(const Task& task, const BatchOptions& options) const;
+  BatchOptions batch_options(const Params& stage) const;
+  // The batcher keys of a stage's domains (its training tasks), for the cache key and entry.
+  std::vector<std::string> stage_batchers(const StageSpec& spec, const BatchOptions& options);
+  std::optional<TrainResult> reuse(torch::nn::Module& model, const StageSpec& spec, const BatchOptions& options,
+                                   const std::string& extra = "");
+  void keep(torch::nn::Module& model, const StageSpec& spec, const TrainResult& result, const BatchOptions& options);
+  // <stage>-best.pt (+ .meta with the stage's result and random streams when `result` is given).
+  std::string write_checkpoint(torch::nn::Module& model, const std::string& stage, const TrainResult* result = nullptr,
+                               const std::map<std::string, std::string>& states = {});
+  std::map<std::string, std::string> batcher_states(const std::vector<std::string>& keys) const;
+  void restore_batchers(const std::map<std::string, std::string>& states);
+  bool stage_checkpoint_on(const StageSpec& spec) const;
+  std::string stage_loss(const StageSpec& spec) const;            // config over spec, like stage_options
+  BatchOptions stage_batch_options(const StageSpec& spec) const;  // the stage's batches, negatives by its loss
 
   struct Batcher {
     std::unique_ptr<Task> copy;  // a task the context does not own (per-user, few-shot), kept alive here
@@ -99,6 +129,10 @@ class RunContext : public TransferContext {
   std::map<std::string, Batcher> batchers_;
   int64_t max_len_ = 0;
   std::unique_ptr<ColdStartTask> cold_start_;  // built on first use
+  bool resuming_ = false;
+  int64_t epochs_done_ = 0;     // epochs finished in this process (for XREC_INTERRUPT_AFTER_EPOCHS)
+  int64_t interrupt_after_ = 0;  // testing aid: stop as if interrupted after this many epochs; 0 = never
+  std::map<std::string, std::string> pending_cache_;  // stage -> cache key of a miss, until keep() stores it
 };
 
 }  // namespace xrec::engine

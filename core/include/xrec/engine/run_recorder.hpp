@@ -34,6 +34,9 @@ class RunRecorder {
   // the run's log file to its sinks once the folder exists.
   RunRecorder(const std::string& db_path, const RunInfo& info, const ResolvedConfig& config,
               std::shared_ptr<spdlog::logger> console);
+  // `xrec run --resume`: reopens closed, unfinished run `resume` of the store (Store::resume_run) instead of
+  // inserting a row; open_folder then appends to its run.log.
+  RunRecorder(const std::string& db_path, int64_t resume, std::shared_ptr<spdlog::logger> console);
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
 
@@ -60,6 +63,7 @@ class RunRecorder {
   std::filesystem::path dir_;
   std::vector<spdlog::sink_ptr> sinks_;
   std::shared_ptr<spdlog::logger> log_;
+  bool resumed_ = false;
 };
 
 }  // namespace xrec::engine

@@ -35,6 +35,9 @@ class HostSequenceModel : public SequenceModel {
   torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs, const FastWeights& w = FastWeights()) override;
   void initialize_quantizer() override;
   ItemEncoder& item_encoder() { return *encoder_; }
+  // The training loss; a stage with its own `loss` switches it for its duration (RunContext::run_stage).
+  LossKind loss_kind() const { return loss_; }
+  void set_loss(LossKind loss) { loss_ = loss; }
 
   // Training losses run the backbone on groups of rows of similar length (engine/length_groups.hpp): the
   // same loss and gradients for a fraction of the padding. group_cost: the fixed cost of one more backbone

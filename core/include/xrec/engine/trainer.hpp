@@ -66,11 +66,24 @@ std::unique_ptr<torch::optim::Optimizer> prepare_stage(torch::nn::Module& model,
 std::vector<size_t> interleave(const std::vector<int64_t>& batches, const std::vector<double>& weights,
                                const std::string& mix, std::mt19937_64& rng);
 
+// Where a stage's loop stands after an epoch: what `xrec run --resume` needs to continue it exactly.
+struct StageProgress {
+  int64_t next_epoch = 0;  // epochs done
+  int64_t steps = 0;       // optimizer steps done
+  TrainResult result;
+  BestTracker* best = nullptr;
+  torch::optim::Optimizer* optimizer = nullptr;
+  std::mt19937_64* mix_rng = nullptr;
+};
+
 struct TrainHooks {
   std::function<MetricMap(SequenceModel&)> validate;  // validation metrics of the current weights
   // Records one value: split is "train" (loss, seconds) or "valid"; step is the 0-based epoch.
   std::function<void(const std::string& split, const std::string& key, int64_t step, double value)> record;
   std::function<void()> check_interrupted;
+  // Optional. epoch_done: after every epoch (its metrics recorded), with the loop's state. resume: once
+  // before the first epoch; it may fill the state from a checkpoint (next_epoch > 0 continues there).
+  std::function<void(SequenceModel&, StageProgress&)> epoch_done, resume;
   std::shared_ptr<spdlog::logger> log;
   torch::Device device = torch::kCPU;
 };
