@@ -27,6 +27,14 @@ const char* kUsage =
     "    table (alias r). --format svg|png writes one chart (--chart: its number from --list-charts, or a title\n"
     "    substring), drawn by headless Chromium.\n";
 
+// The store must exist: opening a missing path would create an empty store and report nothing.
+std::string existing_store(const Args& args) {
+  const std::string path = db_path(args);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw InputError("no store at " + path + " (run `xrec run CONFIG` first or pass --db)");
+  return path;
+}
+
 std::optional<int64_t> sweep_option(Store& store, const Args& args) {
   auto s = args.option("sweep");
   if (!s) return std::nullopt;
@@ -59,7 +67,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 }
 
 int report_transfer(const Args& args) {
-  Store store(db_path(args), /*read_only=*/false);  // migrates an older store so that the view exists
+  Store store(existing_store(args), /*read_only=*/false);  // migrates an older store so that the view exists
   double alpha = 0.05;
   if (auto a = args.option("alpha")) {
     char* end = nullptr;
@@ -124,7 +132,7 @@ int report_transfer(const Args& args) {
 
 int report_html(const Args& args) {
   report::Selection sel;
-  Store store(db_path(args), /*read_only=*/false);
+  Store store(existing_store(args), /*read_only=*/false);
   for (auto& p : args.positional) sel.runs.push_back(parse_run_id(p));
   sel.sweep = sweep_option(store, args);
   sel.where = args.option("where").value_or("");

@@ -17,7 +17,8 @@ xrec=$build/bin/xrec
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 db=$dir/xrec.db
-"$xrec" runs --db "$db" >/dev/null   # creates and migrates the store
+: >"$db"                              # an empty file is an empty SQLite database
+"$xrec" runs --db "$db" >/dev/null   # migrates it to the schema
 points=$((runs / 10))
 sqlite3 "$db" <<SQL
 PRAGMA journal_mode = WAL;

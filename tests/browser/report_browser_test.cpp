@@ -55,6 +55,29 @@ TEST(ReportBrowser, EveryChartRendersWithoutErrors) {
   std::printf("rendered %zu charts in %.2f s\n", rep.charts.size(), r.seconds);
 }
 
+// The checks above can fail: a spec vega rejects shows up in the page's error record and the console.
+TEST(ReportBrowser, ABrokenChartIsDetected) {
+  REQUIRE_CHROMIUM(chromium);
+  test::TempDir dir("report-browser-broken");
+  Store store(":memory:");
+  auto f = test::build_report_fixture(store);
+  report::Selection sel;
+  sel.runs = {f.scratch[0]};
+  auto rep = report::html_report(store, sel);
+  const std::string good = rep.charts[0].spec;
+  const std::string bad = R"({"mark":"no-such-mark","data":{"values":[{"a":1}]}})";
+  std::string html = rep.html;
+  const size_t at = html.find(good);
+  ASSERT_NE(at, std::string::npos);
+  html.replace(at, good.size(), bad);
+  const std::string page = dir.path("broken.html");
+  std::ofstream(page, std::ios::binary) << html;
+  auto r = report::render_in_browser(*chromium, page);
+  EXPECT_EQ(r.dom.find("data-errors=\"\""), std::string::npos) << "the error was not recorded";
+  EXPECT_NE(r.dom.find("no-such-mark"), std::string::npos);
+  EXPECT_FALSE(report::console_errors(r.log).empty()) << r.log.substr(0, 2000);
+}
+
 TEST(ReportBrowser, SingleChartAsSvgAndPng) {
   REQUIRE_CHROMIUM(chromium);
   Store store(":memory:");

@@ -139,7 +139,9 @@ std::vector<std::string> console_errors(const std::string& log) {
   std::istringstream in(log);
   std::string line;
   while (std::getline(in, line))
-    if (line.find(":CONSOLE(") != std::string::npos &&
+    // "[pid:tid:time:INFO:CONSOLE:1] "message", source: ..." (older builds: CONSOLE(1)); the level is not
+    // printed, so errors are told by their text (the page also records console.error in data-errors).
+    if (line.find(":CONSOLE") != std::string::npos &&
         (line.find("Error") != std::string::npos || line.find("Uncaught") != std::string::npos ||
          line.find("error") != std::string::npos))
       out.push_back(line);

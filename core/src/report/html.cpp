@@ -296,7 +296,13 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
                               " WHERE r.id IN " + in + " AND s.reference IS NOT NULL ORDER BY s.id");
     for (auto& srow : sweeps.rows) {
       const int64_t sweep = std::stoll(*srow[0]);
-      TransferReport tr = transfer_report(store, sweep);
+      TransferReport tr;
+      try {
+        tr = transfer_report(store, sweep);
+      } catch (const InputError& e) {  // an ambiguous pair: the section says so, the rest of the report stands
+        body += section("Transfer against scratch: sweep " + std::to_string(sweep), "<p class=note>Refused: " + escape_html(e.what()) + "</p>");
+        continue;
+      }
       if (tr.rows.empty()) continue;
       json::Writer w;
       w.begin_array();
@@ -425,6 +431,9 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
        << "<script>" << escape_inline_script(js) << "</script>\n"
        << "<script>\n(function(){\nconst specs = " << escape_inline_script(specs) << ";\n"
        << "const errors = [];\nwindow.addEventListener('error', e => errors.push(String(e.message)));\n"
+          "window.addEventListener('unhandledrejection', e => errors.push(String(e.reason)));\n"
+          "const consoleError = console.error.bind(console);\n"
+          "console.error = (...a) => { errors.push(a.map(String).join(' ')); consoleError(...a); };\n"
           "const jobs = Object.keys(specs).map(id => vegaEmbed('#' + id, specs[id], {renderer: 'svg', actions: false})\n"
           "  .then(r => { window.xrecViews = window.xrecViews || {}; window.xrecViews[id] = r.view; })\n"
           "  .catch(e => { errors.push(id + ': ' + e); document.getElementById(id).setAttribute('data-error', String(e)); console.error(e); }));\n"

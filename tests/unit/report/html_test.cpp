@@ -106,6 +106,18 @@ TEST(HtmlReport, SweepReportHasLeaderboardTransferCurvesAndRecordedMetrics) {
   EXPECT_EQ(chart_titled(rep, "users"), nullptr);
 }
 
+TEST(HtmlReport, AnAmbiguousTransferPairIsShownAsRefused) {
+  Store store(":memory:");
+  auto f = test::build_report_fixture(store);
+  test::add_fixture_run(store, f.sweep, "scratch train.lr=0.01", "scratch", 1, 0.2, std::vector<int64_t>(60, 0));
+  report::Selection sel;
+  sel.sweep = f.sweep;
+  auto rep = report::html_report(store, sel, "/* vega */");
+  EXPECT_EQ(chart_titled(rep, "Transfer vs scratch"), nullptr);
+  EXPECT_NE(rep.html.find("Refused: ambiguous reference runs"), std::string::npos);
+  EXPECT_NE(chart_titled(rep, "Leaderboard"), nullptr);
+}
+
 TEST(HtmlReport, RunIdsGivePerRunCurvesAndTheConfigDifference) {
   Store store(":memory:");
   auto f = test::build_report_fixture(store);
