@@ -4,24 +4,23 @@
 # 50 epochs each of training loss, validation ndcg@10 and one strategy metric, 30 params per run.
 # usage: tests/bench/report_bench.sh [--build build] [--runs 1000] [--epochs 50]
 set -euo pipefail
-build=build runs=1000 epochs=50
+build=build runs=1000 epochs=50 keep=""
 while (($#)); do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;   # leave the store and the report in this folder
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 xrec=$build/bin/xrec
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+if [ -n "$keep" ]; then dir=$keep; mkdir -p "$dir"; rm -f "$dir"/xrec.db*; else dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT; fi
 db=$dir/xrec.db
 : >"$db"                              # an empty file is an empty SQLite database
 "$xrec" runs --db "$db" >/dev/null   # migrates it to the schema
 points=$((runs / 10))
-sqlite3 "$db" <<SQL
-PRAGMA journal_mode = WAL;
+sqlite3 "$db" >/dev/null <<SQL
 BEGIN;
 INSERT INTO sweeps (id, name, base_config_yaml, base_config_hash, spec_yaml, select_metric, reference)
 VALUES (1, 'bench', 'name: bench', 'h', 'base: x', 'ndcg@10', 'p0');
@@ -54,7 +53,7 @@ echo "store: $runs runs x $epochs epochs, $(sqlite3 "$db" 'SELECT count(*) FROM 
 for sel in "--sweep 1" "--where 1=1"; do
   start=$(date +%s.%N)
   # shellcheck disable=SC2086
-  "$xrec" report html $sel --db "$db" --out "$dir/report.html"
+  "$xrec" report html $sel --db "$db" --out "$dir/report.html" >/dev/null 2>&1
   end=$(date +%s.%N)
   printf 'generate (%s): %.2f s, %s bytes\n' "$sel" "$(echo "$end - $start" | bc)" "$(stat -c %s "$dir/report.html")"
   if command -v chromium >/dev/null; then
