@@ -18,6 +18,7 @@ namespace {
 
 constexpr size_t kPerRunCharts = 12;   // up to this many runs (outside a sweep): learning curves per run
 constexpr size_t kDiffColumns = 20;    // up to this many runs: the config difference as a key x run table
+constexpr size_t kCurveGroups = 20;   // at most this many series groups (sweep points, run names) per curve chart
 constexpr size_t kExtraCharts = 60;    // at most this many charts of other per-step metrics
 
 std::string sql_text(const std::string& s) {
@@ -273,6 +274,7 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
     body += section("Config difference", html);
   }
 
+  std::vector<std::string> ranked_groups;
   // Leaderboard: the select metric per group (sweep point or run name), mean ± std over runs.
   {
     auto q = store.query(sel_cte +
@@ -281,6 +283,8 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
                          " GROUP BY sel.grp, f.split, sel.metric"
                          " ORDER BY (SELECT avg(v.value) FROM final_metrics AS v JOIN sel AS s2 ON s2.id = v.run_id"
                          "           WHERE s2.grp = sel.grp AND v.split = 'valid' AND v.key = sel.metric) DESC, sel.grp, f.split DESC");
+    for (auto& r : q.rows)  // best first by validation: the groups the curves keep when there are many
+      if (r[0] && std::find(ranked_groups.begin(), ranked_groups.end(), *r[0]) == ranked_groups.end()) ranked_groups.push_back(*r[0]);
     if (!q.rows.empty()) {
       std::set<std::string> metrics;
       for (auto& r : q.rows) metrics.insert(r[2].value_or(""));
@@ -352,6 +356,7 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
     }
   }
 
+  std::string curve_filter;  // the groups drawn when there are too many
   // Learning curves: training loss and the validation select metric per epoch, one line per stage.
   // `+m.key` keeps SQLite on the metrics primary key (run_id first): through metrics_by_key it would scan
   // every run's validation rows once per selected run (21 s instead of 0.5 s for 1,000 runs).
@@ -377,13 +382,22 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
         if (!valid.rows.empty()) html += add_chart("run " + std::to_string(id) + ": validation", band_spec("run " + std::to_string(id) + ": validation", "validation select metric", rows_json(valid), valid.rows.size()));
       }
     } else {
+      // Many groups make unreadable charts and slow pages: the kCurveGroups best by validation are drawn.
+      std::string keep;
+      if (ranked_groups.size() > kCurveGroups) {
+        for (size_t i = 0; i < kCurveGroups; ++i) keep += (keep.empty() ? "" : ",") + sql_text(ranked_groups[i]);
+        keep = " AND sel.grp IN (" + keep + ")";
+        html += "<p class=note>Curves of the " + std::to_string(kCurveGroups) + " best of " + std::to_string(ranked_groups.size()) +
+                " groups by validation (all of them are in the leaderboard).</p>\n";
+      }
+      curve_filter = keep;
       for (const char* split : {"train", "valid"}) {
         const bool train = std::string(split) == "train";
         auto q = store.query(sel_cte +
                              "SELECT sel.grp || ' · ' || m.stage AS series, m.step + 1 AS epoch, " + kAgg +
                              " FROM sel JOIN metrics AS m ON m.run_id = sel.id WHERE m.stage <> 'data' AND m.split = '" + split +
                              "' AND +m.key = " + (train ? std::string("'loss'") : std::string("sel.metric")) +
-                             " GROUP BY sel.grp, m.stage, m.step ORDER BY series, epoch");
+                             keep + " GROUP BY sel.grp, m.stage, m.step ORDER BY series, epoch");
         if (!q.rows.empty())
           html += add_chart(train ? "training loss" : "validation select metric",
                             band_spec(train ? "Training loss (mean ± std over runs)" : "Validation select metric (mean ± std over runs)",
@@ -410,7 +424,7 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
       const std::string grouping = (n <= kPerRunCharts && !selection.sweep) ? "sel.id, m.stage, m.step" : "sel.grp, m.stage, m.step";
       auto q = store.query(sel_cte + "SELECT " + series + " AS series, m.step + 1 AS epoch, " + kAgg +
                            " FROM sel JOIN metrics AS m ON m.run_id = sel.id WHERE m.stage <> 'data' AND m.split = " + sql_text(*k[0]) +
-                           " AND m.key = " + sql_text(*k[1]) + " GROUP BY " + grouping + " ORDER BY series, epoch");
+                           " AND m.key = " + sql_text(*k[1]) + curve_filter + " GROUP BY " + grouping + " ORDER BY series, epoch");
       const std::string title = *k[0] + " / " + *k[1];
       html += add_chart(title, band_spec(title, *k[1], rows_json(q), q.rows.size()));
       ++drawn;
