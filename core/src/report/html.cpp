@@ -100,7 +100,7 @@ std::string band_spec(const std::string& title, const std::string& y_title, cons
          R"(,"width":420,"height":220,"data":{"values":)" + data +
          R"(},"transform":[{"calculate":"datum.sd == null ? datum.mean : datum.mean - datum.sd","as":"lo"},)"
          R"({"calculate":"datum.sd == null ? datum.mean : datum.mean + datum.sd","as":"hi"}],)"
-         R"("encoding":{"x":{"field":"epoch","type":"quantitative","title":"epoch"},)"
+         R"("encoding":{"x":{"field":"epoch","type":"quantitative","title":"epoch","axis":{"tickMinStep":1,"format":"d"}},)"
          R"("color":{"field":"series","type":"nominal","title":null}},)"
          R"("layer":[{"mark":{"type":"area","opacity":0.2},"encoding":{"y":{"field":"lo","type":"quantitative","title":)" +
          json::quote(y_title) + R"(},"y2":{"field":"hi"}}},)"
@@ -125,6 +125,12 @@ std::string bars_spec(const std::string& title, const std::string& y_title, cons
          R"({"mark":{"type":"errorbar","ticks":true},"encoding":{"y":{"field":"lo","type":"quantitative","title":)" +
          json::quote(y_title) + R"(},"y2":{"field":"hi"},"color":{"value":"black"}}}]})";
 }
+
+// Curves are drawn for training stages (those with a training loss), not for one-off evaluations such as a
+// run's 'final' stage.
+const std::string kTrainingStage =
+    " AND EXISTS (SELECT 1 FROM metrics AS l WHERE l.run_id = m.run_id AND l.stage = m.stage AND l.split = 'train'"
+    " AND l.key = 'loss')";
 
 std::string section(const std::string& title, const std::string& body) {
   return "<section><h2>" + escape_html(title) + "</h2>\n" + body + "</section>\n";
@@ -368,7 +374,8 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
             "SELECT m.stage || ' ' || CASE WHEN m.split = 'train' THEN 'loss' ELSE m.key END AS series, m.split, m.step + 1 AS epoch,"
             " m.value AS mean, NULL AS sd, 1 AS n FROM metrics AS m JOIN runs AS r ON r.id = m.run_id"
             " WHERE m.run_id = " + std::to_string(id) +
-            " AND m.stage <> 'data' AND m.value IS NOT NULL AND ((m.split = 'train' AND m.key = 'loss') OR (m.split = 'valid' AND m.key = r.select_metric))"
+            " AND m.stage <> 'data' AND m.value IS NOT NULL AND ((m.split = 'train' AND m.key = 'loss') OR (m.split = 'valid' AND m.key = r.select_metric))" +
+            kTrainingStage +
             " ORDER BY m.stage, m.split, m.step");
         if (q.rows.empty()) continue;
         QueryResult loss, valid;
@@ -396,7 +403,7 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
         auto q = store.query(sel_cte +
                              "SELECT sel.grp || ' · ' || m.stage AS series, m.step + 1 AS epoch, " + kAgg +
                              " FROM sel JOIN metrics AS m ON m.run_id = sel.id WHERE m.stage <> 'data' AND m.split = '" + split +
-                             "' AND +m.key = " + (train ? std::string("'loss'") : std::string("sel.metric")) +
+                             "' AND +m.key = " + (train ? std::string("'loss'") : std::string("sel.metric")) + kTrainingStage +
                              keep + " GROUP BY sel.grp, m.stage, m.step ORDER BY series, epoch");
         if (!q.rows.empty())
           html += add_chart(train ? "training loss" : "validation select metric",

@@ -121,10 +121,15 @@ TEST(HtmlReport, AnAmbiguousTransferPairIsShownAsRefused) {
 TEST(HtmlReport, RunIdsGivePerRunCurvesAndTheConfigDifference) {
   Store store(":memory:");
   auto f = test::build_report_fixture(store);
+  // A one-off evaluation stage (no training loss) is not a curve.
+  store.log_metric(f.finetune[0], "final", "valid", "ndcg@10", 0, 0.5);
   report::Selection sel;
   sel.runs = {f.finetune[0], f.relearn[0]};
   auto rep = report::html_report(store, sel, "/* vega */");
   EXPECT_NE(chart_titled(rep, "run " + std::to_string(f.finetune[0]) + ": training loss"), nullptr);
+  auto valid = check_spec(*chart_titled(rep, "run " + std::to_string(f.finetune[0]) + ": validation"));
+  ASSERT_EQ(valid["data"]["values"].size(), 4u);
+  for (auto row : valid["data"]["values"]) EXPECT_EQ(row["series"].as<std::string>(), "target ndcg@10");
   EXPECT_NE(chart_titled(rep, "run " + std::to_string(f.relearn[0]) + ": validation"), nullptr);
   for (auto& c : rep.charts) check_spec(c);
   // train.lr differs (0.001 vs 0.0003); data.target.path does not.
