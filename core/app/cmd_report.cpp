@@ -31,7 +31,8 @@ const char* kUsage =
 std::string existing_store(const Args& args) {
   const std::string path = db_path(args);
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw InputError("no store at " + path + " (run `xrec run CONFIG` first or pass --db)");
+  if (!std::filesystem::exists(path, ec))
+    throw InputError("no store at " + path + " (run `xrec run CONFIG` first or pass --db)");
   return path;
 }
 
@@ -72,7 +73,8 @@ int report_transfer(const Args& args) {
   if (auto a = args.option("alpha")) {
     char* end = nullptr;
     alpha = std::strtod(a->c_str(), &end);
-    if (end == a->c_str() || *end || !(alpha > 0 && alpha < 1)) throw InputError("--alpha: expected a number in (0, 1), got '" + *a + "'");
+    if (end == a->c_str() || *end || !(alpha > 0 && alpha < 1))
+      throw InputError("--alpha: expected a number in (0, 1), got '" + *a + "'");
   }
   const auto rep = report::transfer_report(store, sweep_option(store, args), alpha);
   if (args.flag("json")) {
@@ -109,17 +111,20 @@ int report_transfer(const Args& args) {
     return 0;
   }
   if (rep.rows.empty()) {
-    std::printf("no transfer run is paired with a reference run (a sweep spec names its scratch variant with "
-                "`reference: VARIANT`; docs/report.md)\n");
+    std::printf(
+        "no transfer run is paired with a reference run (a sweep spec names its scratch variant with "
+        "`reference: VARIANT`; docs/report.md)\n");
   } else {
     std::vector<std::vector<std::optional<std::string>>> rows;
     for (auto& r : rep.rows)
-      rows.push_back({r.sweep, r.variant, r.reference, r.metric, std::to_string(r.seeds.size()),
-                      fixed(r.transfer_mean) + " ± " + fixed(r.transfer_std), fixed(r.reference_mean) + " ± " + fixed(r.reference_std),
-                      fixed(100 * r.relative_mean, 1) + "% ± " + fixed(100 * r.relative_std, 1) + "%",
-                      r.tested ? fixed(r.diff) + " [" + fixed(r.ci_low) + ", " + fixed(r.ci_high) + "]" : std::string("-"),
-                      r.tested ? std::to_string(r.cases) : std::string("-"), r.tested ? fixed(r.wilcoxon_p) : std::string("-"),
-                      r.verdict});
+      rows.push_back(
+          {r.sweep, r.variant, r.reference, r.metric, std::to_string(r.seeds.size()),
+           fixed(r.transfer_mean) + " ± " + fixed(r.transfer_std),
+           fixed(r.reference_mean) + " ± " + fixed(r.reference_std),
+           fixed(100 * r.relative_mean, 1) + "% ± " + fixed(100 * r.relative_std, 1) + "%",
+           r.tested ? fixed(r.diff) + " [" + fixed(r.ci_low) + ", " + fixed(r.ci_high) + "]" : std::string("-"),
+           r.tested ? std::to_string(r.cases) : std::string("-"), r.tested ? fixed(r.wilcoxon_p) : std::string("-"),
+           r.verdict});
     print_table({"sweep", "variant", "vs", "metric", "seeds", "transfer (test)", "reference (test)", "relative",
                  "diff [95% CI]", "cases", "wilcoxon p", "verdict"},
                 rows);
@@ -137,7 +142,8 @@ int report_html(const Args& args) {
   sel.sweep = sweep_option(store, args);
   sel.where = args.option("where").value_or("");
   const std::string format = args.option("format").value_or("html");
-  if (format != "html" && format != "svg" && format != "png") throw InputError("--format: expected html, svg or png, got '" + format + "'");
+  if (format != "html" && format != "svg" && format != "png")
+    throw InputError("--format: expected html, svg or png, got '" + format + "'");
   const auto start = std::chrono::steady_clock::now();
   report::HtmlReport rep = report::html_report(store, sel);
   if (args.flag("list-charts")) {
@@ -149,15 +155,16 @@ int report_html(const Args& args) {
   if (format == "html") {
     write_file(*out, rep.html);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "xrec report: %zu runs, %zu charts, %.1f MB, %.2f s -> %s\n", rep.runs.size(), rep.charts.size(),
-                 static_cast<double>(rep.html.size()) / 1e6, s, out->c_str());
+    std::fprintf(stderr, "xrec report: %zu runs, %zu charts, %.1f MB, %.2f s -> %s\n", rep.runs.size(),
+                 rep.charts.size(), static_cast<double>(rep.html.size()) / 1e6, s, out->c_str());
     return 0;
   }
   auto which = args.option("chart");
   if (!which) {
     std::string list;
     for (size_t i = 0; i < rep.charts.size(); ++i) list += "\n  " + std::to_string(i + 1) + "  " + rep.charts[i].title;
-    throw InputError("--format " + format + " writes one chart: choose it with --chart N (or a title substring):" + list);
+    throw InputError("--format " + format +
+                     " writes one chart: choose it with --chart N (or a title substring):" + list);
   }
   const report::Chart* chart = nullptr;
   char* end = nullptr;
@@ -169,7 +176,9 @@ int report_html(const Args& args) {
   } else {
     for (auto& c : rep.charts)
       if (c.title.find(*which) != std::string::npos) {
-        if (chart) throw InputError("--chart '" + *which + "' matches several charts (" + chart->title + ", " + c.title + "); give its number");
+        if (chart)
+          throw InputError("--chart '" + *which + "' matches several charts (" + chart->title + ", " + c.title +
+                           "); give its number");
         chart = &c;
       }
     if (!chart) throw InputError("--chart '" + *which + "' matches no chart title (--list-charts shows them)");
@@ -191,7 +200,8 @@ int cmd_report(const std::vector<std::string>& argv) {
   if (what == "transfer") {
     Args args = parse("report transfer", rest, {"db", "sweep", "alpha"}, {"json", "help"});
     if (args.flag("help")) return std::fputs(kUsage, stdout), 0;
-    if (!args.positional.empty()) throw InputError("report transfer takes no positional argument (got '" + args.positional[0] + "')");
+    if (!args.positional.empty())
+      throw InputError("report transfer takes no positional argument (got '" + args.positional[0] + "')");
     return report_transfer(args);
   }
   if (what == "html") {

@@ -13,10 +13,11 @@
 namespace xrec {
 namespace {
 
-#define REQUIRE_CHROMIUM(var)                                                                                        \
-  auto var = report::find_chromium();                                                                                \
-  if (!var) GTEST_SKIP() << "headless Chromium not found: install Debian's `chromium` (cmake/setup-debian.sh) or set " \
-                            "$XREC_CHROMIUM; the report's specs are still checked by report_test";
+#define REQUIRE_CHROMIUM(var)                                                                                  \
+  auto var = report::find_chromium();                                                                          \
+  if (!var)                                                                                                    \
+    GTEST_SKIP() << "headless Chromium not found: install Debian's `chromium` (cmake/setup-debian.sh) or set " \
+                    "$XREC_CHROMIUM; the report's specs are still checked by report_test";
 
 // The markup of the chart div `id` in the rendered DOM.
 std::string chart_markup(const std::string& dom, const std::string& id) {

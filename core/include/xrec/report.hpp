@@ -16,9 +16,9 @@ struct TransferRow {
   int64_t sweep_id = 0;
   std::string sweep, variant, reference, metric;  // variant: the point label; metric: the sweep's select metric
   std::vector<int64_t> seeds, transfer_runs, reference_runs;  // parallel, one entry per paired seed
-  double transfer_mean = 0, transfer_std = 0;    // test value of `metric`, mean and sample std over seeds
+  double transfer_mean = 0, transfer_std = 0;                 // test value of `metric`, mean and sample std over seeds
   double reference_mean = 0, reference_std = 0;
-  double relative_mean = 0, relative_std = 0;    // (transfer - reference) / reference per seed, mean and std
+  double relative_mean = 0, relative_std = 0;  // (transfer - reference) / reference per seed, mean and std
   // Paired test over users (cases of every seed pooled; each case is one user's test target) from the stored
   // per-case ranks, as `xrec compare` computes it. tested = false when a run has no case ranks.
   bool tested = false;

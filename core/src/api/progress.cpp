@@ -10,15 +10,15 @@ namespace xrec {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kLiveEvery = std::chrono::milliseconds(100);  // redraws per second on a terminal: 10
-constexpr auto kPlainEvery = std::chrono::seconds(30);        // one line per 30 s in a log
+constexpr auto kPlainEvery = std::chrono::seconds(30);       // one line per 30 s in a log
 
 std::string clock_text(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const auto s = static_cast<int64_t>(seconds + 0.5);
   char buf[32];
   if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600), static_cast<long long>(s / 60 % 60),
-                  static_cast<long long>(s % 60));
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   else
     std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
   return buf;
@@ -31,8 +31,13 @@ bool progress_live() {
 }
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), start_(Clock::now()), last_draw_(start_),
-      out_(stderr), live_(progress_live()) {
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      start_(Clock::now()),
+      last_draw_(start_),
+      out_(stderr),
+      live_(progress_live()) {
   if (const char* env = std::getenv("XREC_PROGRESS"); env && std::string(env) == "0") out_ = nullptr;
 }
 
@@ -73,8 +78,10 @@ std::string Progress::line() const {
     constexpr int kWidth = 24;
     const double frac = std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
     const int full = static_cast<int>(frac * kWidth);
-    s += " |" + std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(kWidth - full), '-') + "|";
-    std::snprintf(buf, sizeof buf, " %lld/%lld %s", static_cast<long long>(done_), static_cast<long long>(total_), unit_.c_str());
+    s +=
+        " |" + std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(kWidth - full), '-') + "|";
+    std::snprintf(buf, sizeof buf, " %lld/%lld %s", static_cast<long long>(done_), static_cast<long long>(total_),
+                  unit_.c_str());
   } else {
     std::snprintf(buf, sizeof buf, " %lld %s", static_cast<long long>(done_), unit_.c_str());
   }

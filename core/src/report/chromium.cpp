@@ -50,7 +50,8 @@ std::string html_unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size();) {
     if (s[i] == '&') {
-      static const std::pair<const char*, char> ents[] = {{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''}};
+      static const std::pair<const char*, char> ents[] = {
+          {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''}};
       bool done = false;
       for (auto& [name, ch] : ents)
         if (s.compare(i, std::char_traits<char>::length(name), name) == 0) {
@@ -120,10 +121,11 @@ BrowserResult render_in_browser(const std::string& chromium, const std::string& 
   // lets several renders run at once.
   const std::string cmd = "timeout 300 " + shell_quote(chromium) +
                           " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run"
-                          " --enable-logging=stderr --v=0 --user-data-dir=" + shell_quote((tmp.path / "profile").string()) +
+                          " --enable-logging=stderr --v=0 --user-data-dir=" +
+                          shell_quote((tmp.path / "profile").string()) +
                           " --virtual-time-budget=" + std::to_string(budget_ms) + " --dump-dom " +
-                          shell_quote("file://" + fs::absolute(html_file).string()) + " >" + shell_quote(out.string()) + " 2>" +
-                          shell_quote(err.string());
+                          shell_quote("file://" + fs::absolute(html_file).string()) + " >" + shell_quote(out.string()) +
+                          " 2>" + shell_quote(err.string());
   const auto start = std::chrono::steady_clock::now();
   const int rc = std::system(cmd.c_str());
   BrowserResult r;
@@ -160,19 +162,23 @@ std::string export_chart(const Chart& chart, const std::string& format, const st
   const std::string call = format == "svg" ? "view.toSVG()" : "view.toImageURL('png', 2)";
   {
     std::ofstream f(page, std::ios::binary);
-    f << "<!DOCTYPE html><html><head><meta charset=utf-8></head><body><div id=chart></div><pre id=xrec-out></pre><script>"
+    f << "<!DOCTYPE html><html><head><meta charset=utf-8></head><body><div id=chart></div><pre "
+         "id=xrec-out></pre><script>"
       << escape_inline_script(vega_js.empty() ? vega_bundle() : vega_js) << "</script><script>\nvegaEmbed('#chart', "
-      << escape_inline_script(chart.spec) << ", {renderer: 'svg', actions: false}).then(r => { const view = r.view; return "
-      << call << "; }).then(out => { document.getElementById('xrec-out').textContent = out; })"
+      << escape_inline_script(chart.spec)
+      << ", {renderer: 'svg', actions: false}).then(r => { const view = r.view; return " << call
+      << "; }).then(out => { document.getElementById('xrec-out').textContent = out; })"
       << ".catch(e => { document.body.setAttribute('data-error', String(e)); });\n</script></body></html>\n";
   }
   BrowserResult r = render_in_browser(*chromium, page.string());
   const std::string open = "<pre id=\"xrec-out\">";
   const size_t a = r.dom.find(open), b = a == std::string::npos ? a : r.dom.find("</pre>", a);
-  std::string text = a == std::string::npos || b == std::string::npos ? "" : html_unescape(r.dom.substr(a + open.size(), b - a - open.size()));
+  std::string text = a == std::string::npos || b == std::string::npos
+                         ? ""
+                         : html_unescape(r.dom.substr(a + open.size(), b - a - open.size()));
   if (text.empty())
-    throw Error("chart '" + chart.title + "' did not render in Chromium (exit " + std::to_string(r.exit_code) + "): " +
-                (console_errors(r.log).empty() ? r.log.substr(0, 400) : console_errors(r.log).front()));
+    throw Error("chart '" + chart.title + "' did not render in Chromium (exit " + std::to_string(r.exit_code) +
+                "): " + (console_errors(r.log).empty() ? r.log.substr(0, 400) : console_errors(r.log).front()));
   if (format == "svg") return text;
   const std::string prefix = "data:image/png;base64,";
   if (text.rfind(prefix, 0) != 0) throw Error("chart '" + chart.title + "': Chromium returned no PNG");

@@ -38,7 +38,8 @@ std::optional<std::string> reported_stage(Store& store, int64_t run) {
 TransferReport transfer_report(Store& store, const std::optional<int64_t>& sweep, double alpha) {
   if (sweep) {
     auto s = store.query("SELECT reference FROM sweeps WHERE id = " + std::to_string(*sweep));
-    if (s.rows.empty()) throw InputError("no sweep " + std::to_string(*sweep) + " in " + store.path() + " (xrec sweep list)");
+    if (s.rows.empty())
+      throw InputError("no sweep " + std::to_string(*sweep) + " in " + store.path() + " (xrec sweep list)");
     if (!s.rows[0][0])
       throw InputError("sweep " + std::to_string(*sweep) +
                        " names no reference variant: add `reference: VARIANT` to its spec (docs/sweeps.md) and run "
@@ -85,15 +86,19 @@ TransferReport transfer_report(Store& store, const std::optional<int64_t>& sweep
     row.reference_runs.push_back(std::stoll(*r[5]));
   }
   if (!ambiguous.empty())
-    throw InputError("ambiguous reference runs (a pair is never guessed; make the reference variant's trials differ from "
-                     "each other only by seed, target data or evaluation):" + ambiguous);
+    throw InputError(
+        "ambiguous reference runs (a pair is never guessed; make the reference variant's trials differ from "
+        "each other only by seed, target data or evaluation):" +
+        ambiguous);
 
   for (TransferRow& row : out.rows) {
     std::vector<double> t, ref, rel;
     for (size_t i = 0; i < row.seeds.size(); ++i) {
-      auto v = store.query("SELECT (SELECT value FROM final_metrics WHERE run_id = " + std::to_string(row.transfer_runs[i]) +
-                           " AND split = 'test' AND key = '" + row.metric + "'), (SELECT value FROM final_metrics WHERE run_id = " +
-                           std::to_string(row.reference_runs[i]) + " AND split = 'test' AND key = '" + row.metric + "')");
+      auto v =
+          store.query("SELECT (SELECT value FROM final_metrics WHERE run_id = " + std::to_string(row.transfer_runs[i]) +
+                      " AND split = 'test' AND key = '" + row.metric +
+                      "'), (SELECT value FROM final_metrics WHERE run_id = " + std::to_string(row.reference_runs[i]) +
+                      " AND split = 'test' AND key = '" + row.metric + "')");
       const double a = num(v.rows[0][0]), b = num(v.rows[0][1]);
       if (std::isnan(a) || std::isnan(b)) continue;
       t.push_back(a);

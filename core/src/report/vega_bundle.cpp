@@ -5,8 +5,9 @@
 
 #include "xrec/report.hpp"
 
-#define XREC_INCBIN(name, file)                                                   \
-  __asm__(".section .rodata\n.balign 16\n.global " #name "_start\n" #name "_start:\n" \
+#define XREC_INCBIN(name, file)                                           \
+  __asm__(".section .rodata\n.balign 16\n.global " #name "_start\n" #name \
+          "_start:\n"                                                     \
           ".incbin \"" XREC_VEGA_DIR "/" file "\"\n.global " #name "_end\n" #name "_end:\n.byte 0\n.previous\n")
 
 XREC_INCBIN(xrec_vega_js, "vega.min.js");

@@ -16,7 +16,8 @@ struct ReportFixture {
   // Run ids per variant, by seed index 0..2.
   std::vector<int64_t> scratch, finetune, relearn;
   // Test ndcg@10 logged per variant and seed.
-  std::vector<double> scratch_test{0.10, 0.11, 0.12}, finetune_test{0.08, 0.09, 0.10}, relearn_test{0.101, 0.112, 0.119};
+  std::vector<double> scratch_test{0.10, 0.11, 0.12}, finetune_test{0.08, 0.09, 0.10},
+      relearn_test{0.101, 0.112, 0.119};
 };
 
 inline std::vector<std::pair<std::string, std::string>> fixture_params(const std::string& variant, int64_t seed,
@@ -35,8 +36,9 @@ inline std::vector<std::pair<std::string, std::string>> fixture_params(const std
 }
 
 // One finished trial run of `variant` (point label `label`) with its metrics and case ranks.
-inline int64_t add_fixture_run(Store& store, int64_t sweep, const std::string& label, const std::string& variant, int64_t seed,
-                               double test_value, const std::vector<int64_t>& ranks, const std::string& dataset = "beauty") {
+inline int64_t add_fixture_run(Store& store, int64_t sweep, const std::string& label, const std::string& variant,
+                               int64_t seed, double test_value, const std::vector<int64_t>& ranks,
+                               const std::string& dataset = "beauty") {
   RunInfo info;
   info.name = variant;
   info.sweep_id = sweep;
@@ -50,15 +52,18 @@ inline int64_t add_fixture_run(Store& store, int64_t sweep, const std::string& l
   info.select_metric = "ndcg@10";
   const int64_t run = store.begin_run(info, fixture_params(variant, seed, dataset));
   for (int64_t epoch = 0; epoch < 4; ++epoch) {
-    store.log_metric(run, "target", "train", "loss", epoch, 5.0 - 0.5 * static_cast<double>(epoch) + 0.01 * static_cast<double>(seed));
+    store.log_metric(run, "target", "train", "loss", epoch,
+                     5.0 - 0.5 * static_cast<double>(epoch) + 0.01 * static_cast<double>(seed));
     store.log_metric(run, "target", "valid", "ndcg@10", epoch, test_value * (0.7 + 0.1 * static_cast<double>(epoch)));
-    if (variant == "relearn") store.log_metric(run, "target", "meta", "source_weight", epoch, 0.5 + 0.1 * static_cast<double>(epoch));
+    if (variant == "relearn")
+      store.log_metric(run, "target", "meta", "source_weight", epoch, 0.5 + 0.1 * static_cast<double>(epoch));
   }
   store.log_metric(run, "data", "beauty", "users", 0, 100);
   store.log_final(run, "valid", "ndcg@10", test_value + 0.01);
   store.log_final(run, "test", "ndcg@10", test_value);
   std::vector<CaseRank> cases;
-  for (size_t u = 0; u < ranks.size(); ++u) cases.push_back({static_cast<int64_t>(u), 1000 + static_cast<int64_t>(u), ranks[u], 500});
+  for (size_t u = 0; u < ranks.size(); ++u)
+    cases.push_back({static_cast<int64_t>(u), 1000 + static_cast<int64_t>(u), ranks[u], 500});
   store.log_case_ranks(run, "target", "test", cases);
   store.finish_run(run, RunStatus::Finished);
   TrialRecord t;
@@ -82,7 +87,8 @@ inline int64_t add_fixture_run(Store& store, int64_t sweep, const std::string& l
 // except users 0 and 1 (one better, one worse).
 inline ReportFixture build_report_fixture(Store& store) {
   ReportFixture f;
-  f.sweep = store.open_sweep("ant-demo", "base: x.yaml\nvariants: []\n", "name: base\n", sha256_hex("base"), "ndcg@10", true);
+  f.sweep =
+      store.open_sweep("ant-demo", "base: x.yaml\nvariants: []\n", "name: base\n", sha256_hex("base"), "ndcg@10", true);
   store.set_sweep_reference(f.sweep, "scratch");
   std::vector<int64_t> base(60), worse(60), similar(60);
   for (int64_t u = 0; u < 60; ++u) {

@@ -32,8 +32,9 @@ double sample_std(const std::vector<double>& x) {
 TEST(TransferView, PairsEveryTransferRunWithTheScratchRunOfItsSeed) {
   Store store(":memory:");
   auto f = build_report_fixture(store);
-  auto q = store.query("SELECT point_label, seed, transfer_run, reference_run, candidates, transfer_test, reference_test, relative_diff"
-                       " FROM transfer_vs_scratch ORDER BY point_label, seed");
+  auto q = store.query(
+      "SELECT point_label, seed, transfer_run, reference_run, candidates, transfer_test, reference_test, relative_diff"
+      " FROM transfer_vs_scratch ORDER BY point_label, seed");
   ASSERT_EQ(q.rows.size(), 6u);  // finetune and relearn, 3 seeds each; scratch is the reference
   for (size_t i = 0; i < 3; ++i) {
     const auto& ft = q.rows[i];  // "finetune" sorts first
@@ -51,19 +52,33 @@ TEST(TransferView, DataAndEvaluationMustMatchAndSettingsThatDoNotChangeResultsAr
   Store store(":memory:");
   auto f = build_report_fixture(store);
   // A transfer run on another target dataset: no reference matches it.
-  const int64_t other = test::add_fixture_run(store, f.sweep, "finetune-sports", "finetune", 1, 0.05, std::vector<int64_t>(60, 1), "sports");
-  auto q = store.query("SELECT candidates, reference_run FROM transfer_vs_scratch WHERE transfer_run = " + std::to_string(other));
+  const int64_t other = test::add_fixture_run(store, f.sweep, "finetune-sports", "finetune", 1, 0.05,
+                                              std::vector<int64_t>(60, 1), "sports");
+  auto q = store.query("SELECT candidates, reference_run FROM transfer_vs_scratch WHERE transfer_run = " +
+                       std::to_string(other));
   ASSERT_EQ(q.rows.size(), 1u);
   EXPECT_EQ(*q.rows[0][0], "0");
   EXPECT_FALSE(q.rows[0][1].has_value());
   // eval.batch_size and data.target.cache differ without breaking a pair.
-  store.query("UPDATE params SET value = '64' WHERE key = 'eval.batch_size' AND run_id = " + std::to_string(f.finetune[0]), false);
-  store.query("UPDATE params SET value = 'false' WHERE key = 'data.target.cache' AND run_id = " + std::to_string(f.finetune[0]), false);
-  EXPECT_EQ(*store.query("SELECT reference_run FROM transfer_vs_scratch WHERE transfer_run = " + std::to_string(f.finetune[0])).rows[0][0],
-            std::to_string(f.scratch[0]));
+  store.query(
+      "UPDATE params SET value = '64' WHERE key = 'eval.batch_size' AND run_id = " + std::to_string(f.finetune[0]),
+      false);
+  store.query(
+      "UPDATE params SET value = 'false' WHERE key = 'data.target.cache' AND run_id = " + std::to_string(f.finetune[0]),
+      false);
+  EXPECT_EQ(
+      *store
+           .query("SELECT reference_run FROM transfer_vs_scratch WHERE transfer_run = " + std::to_string(f.finetune[0]))
+           .rows[0][0],
+      std::to_string(f.scratch[0]));
   // Another protocol does break it.
-  store.query("UPDATE params SET value = 'sampled' WHERE key = 'eval.protocol' AND run_id = " + std::to_string(f.finetune[0]), false);
-  EXPECT_EQ(*store.query("SELECT candidates FROM transfer_vs_scratch WHERE transfer_run = " + std::to_string(f.finetune[0])).rows[0][0], "0");
+  store.query(
+      "UPDATE params SET value = 'sampled' WHERE key = 'eval.protocol' AND run_id = " + std::to_string(f.finetune[0]),
+      false);
+  EXPECT_EQ(
+      *store.query("SELECT candidates FROM transfer_vs_scratch WHERE transfer_run = " + std::to_string(f.finetune[0]))
+           .rows[0][0],
+      "0");
   // The report leaves both out with a note naming the run.
   auto rep = report::transfer_report(store, f.sweep);
   ASSERT_EQ(rep.notes.size(), 2u);
@@ -75,7 +90,8 @@ TEST(TransferView, SweepWithoutReferenceHasNoRows) {
   auto f = build_report_fixture(store);
   store.set_sweep_reference(f.sweep, "");
   EXPECT_TRUE(store.query("SELECT * FROM transfer_vs_scratch").rows.empty());
-  EXPECT_NE(error_of([&] { report::transfer_report(store, f.sweep); }).find("names no reference variant"), std::string::npos);
+  EXPECT_NE(error_of([&] { report::transfer_report(store, f.sweep); }).find("names no reference variant"),
+            std::string::npos);
 }
 
 TEST(TransferReport, SpreadOverSeedsPairedTestAndNegativeTransferFlag) {
@@ -118,7 +134,8 @@ TEST(TransferReport, AmbiguousReferenceIsRefusedNotGuessed) {
   auto f = build_report_fixture(store);
   // A second scratch point (a grid value) with the same seed, data and evaluation as the first.
   test::add_fixture_run(store, f.sweep, "scratch train.lr=0.01", "scratch", 1, 0.2, std::vector<int64_t>(60, 0));
-  auto q = store.query("SELECT candidates, reference_run FROM transfer_vs_scratch WHERE transfer_run = " + std::to_string(f.finetune[0]));
+  auto q = store.query("SELECT candidates, reference_run FROM transfer_vs_scratch WHERE transfer_run = " +
+                       std::to_string(f.finetune[0]));
   EXPECT_EQ(*q.rows[0][0], "2");
   EXPECT_FALSE(q.rows[0][1].has_value());
   const std::string e = error_of([&] { report::transfer_report(store, f.sweep); });
