@@ -32,4 +32,8 @@ const std::string& vega_bundle() {
 
 std::string vega_versions() { return "vega 6.4.0, vega-lite 6.5.0, vega-embed 7.3.0"; }
 
+// The bundles' sha256 (core/CMakeLists.txt): part of the preprocessed source so that a compiler cache
+// notices a changed bundle.
+[[maybe_unused]] static const char* const kVegaSha = XREC_VEGA_SHA;
+
 }  // namespace xrec::report
