@@ -13,6 +13,7 @@ packages=(
   libssl-dev              # SHA-256 (OpenSSL uses the CPU's SHA instructions)
   libgtest-dev libgmock-dev
   clang libclang-rt-dev   # the fuzz job (.ci/fuzz.sh): clang and libFuzzer (libclang_rt.fuzzer)
+  chromium                # headless browser: the report's browser test, `xrec report html --format svg|png`
 )
 
 missing=()

@@ -46,6 +46,7 @@ int cmd_plugins(const std::vector<std::string>& argv);
 int cmd_data(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);
 int cmd_sweep(const std::vector<std::string>& argv);
+int cmd_report(const std::vector<std::string>& argv);
 
 // Prints a table with aligned columns (used by runs, query, plugins list).
 void print_table(const std::vector<std::string>& columns,

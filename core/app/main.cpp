@@ -22,6 +22,7 @@ commands:
   sweep list | show ID         recorded sweeps; a sweep's leaderboard (mean ± std over seeds)
   query "SQL"                  query the store (read-only unless --write)
   compare RUN_A RUN_B          paired significance test of two runs (per-case ranks)
+  report transfer|html         negative-transfer table; one HTML report of charts (docs/report.md)
   plugins list|inspect NAME    show loaded plugins and their components' parameters
   data stats|convert CONFIG    per-domain statistics; write the data as RecBole atomic files
   version                      versions and build facts
@@ -47,6 +48,7 @@ int xrec::cli::dispatch(std::vector<std::string> args) {
     if (command == "sweep") return xrec::cli::cmd_sweep(args);
     if (command == "query") return xrec::cli::cmd_query(args);
     if (command == "compare") return xrec::cli::cmd_compare(args);
+    if (command == "report") return xrec::cli::cmd_report(args);
     if (command == "plugins") return xrec::cli::cmd_plugins(args);
     if (command == "data") return xrec::cli::cmd_data(args);
     if (command == "eval") return xrec::cli::cmd_eval(args);

@@ -304,3 +304,81 @@ CREATE INDEX stage_inputs_by_source ON stage_inputs (source_run, source_stage);
 ALTER TABLE runs ADD COLUMN resumed_at TEXT;
 ALTER TABLE runs ADD COLUMN resumes INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX stage_inputs_by_key ON stage_inputs (cache_key);
+-- @migration 5: sweeps.reference and the view transfer_vs_scratch (negative-transfer report)
+-- The variant of a sweep whose trials are the reference (scratch) runs of its other variants: the sweep
+-- spec's `reference:` (docs/sweeps.md). NULL: the sweep has no reference.
+ALTER TABLE sweeps ADD COLUMN reference TEXT;
+
+-- One row per finished transfer trial (a current trial of a sweep with a reference, not of the reference
+-- variant) paired with its reference scratch trial: same sweep, same seed, same target data section and
+-- same evaluation (the eval and split sections). A section's identity is its flattened key=value lines in
+-- key order (data_key, eval_key; settings that do not change results, such as data.target.cache and
+-- eval.batch_size, are left out). candidates counts the reference trials that match: reference_run is set
+-- only when exactly one does; 0 (no reference) or more (ambiguous: say a grid varies the reference too)
+-- leave it NULL, and `xrec report transfer` refuses such rows instead of guessing. Values are the sweep's
+-- select metric (final metrics, validation and test); relative_diff = (transfer - reference) / reference on
+-- test.
+CREATE VIEW transfer_vs_scratch AS
+WITH sections AS (
+  SELECT r.id AS run_id,
+         (SELECT group_concat(p.key || '=' || p.value, char(10)) FROM params AS p
+          WHERE p.run_id = r.id AND (p.key = 'data.target' OR p.key LIKE 'data.target.%')
+            AND p.key <> 'data.target.cache') AS data_key,
+         (SELECT group_concat(p.key || '=' || p.value, char(10)) FROM params AS p
+          WHERE p.run_id = r.id AND (p.key LIKE 'eval.%' OR p.key LIKE 'split.%')
+            AND p.key NOT IN ('eval.batch_size', 'eval.save_ranks')) AS eval_key
+  FROM runs AS r
+  WHERE r.sweep_id IS NOT NULL AND r.status = 'finished'
+),
+trial_runs AS (
+  SELECT t.sweep_id, s.name AS sweep, s.reference, s.select_metric AS metric, s.select_mode, t.point,
+         t.point_label, t.seed, t.run_id,
+         (t.point_label = s.reference OR substr(t.point_label, 1, length(s.reference) + 1) = s.reference || ' ')
+           AS is_reference,
+         sections.data_key, sections.eval_key
+  FROM trials AS t
+  JOIN sweeps AS s ON s.id = t.sweep_id
+  JOIN sections ON sections.run_id = t.run_id
+  WHERE t.current = 1 AND t.status = 'finished' AND s.reference IS NOT NULL
+),
+paired AS (
+  SELECT x.*,
+         (SELECT count(*) FROM trial_runs AS y
+          WHERE y.sweep_id = x.sweep_id AND y.is_reference AND y.seed = x.seed
+            AND y.data_key IS x.data_key AND y.eval_key IS x.eval_key) AS candidates,
+         (SELECT max(y.run_id) FROM trial_runs AS y
+          WHERE y.sweep_id = x.sweep_id AND y.is_reference AND y.seed = x.seed
+            AND y.data_key IS x.data_key AND y.eval_key IS x.eval_key) AS any_reference
+  FROM trial_runs AS x
+  WHERE NOT x.is_reference
+),
+valued AS (
+SELECT p.sweep_id,
+       p.sweep,
+       p.point,
+       p.point_label,
+       p.seed,
+       p.run_id AS transfer_run,
+       CASE WHEN p.candidates = 1 THEN p.any_reference END AS reference_run,
+       p.candidates,
+       p.reference AS reference_variant,
+       p.metric,
+       p.select_mode,
+       (SELECT f.value FROM final_metrics AS f
+        WHERE f.run_id = p.run_id AND f.split = 'valid' AND f.key = p.metric) AS transfer_valid,
+       (SELECT f.value FROM final_metrics AS f
+        WHERE f.run_id = p.run_id AND f.split = 'test' AND f.key = p.metric) AS transfer_test,
+       CASE WHEN p.candidates = 1 THEN
+         (SELECT f.value FROM final_metrics AS f
+          WHERE f.run_id = p.any_reference AND f.split = 'valid' AND f.key = p.metric) END AS reference_valid,
+       CASE WHEN p.candidates = 1 THEN
+         (SELECT f.value FROM final_metrics AS f
+          WHERE f.run_id = p.any_reference AND f.split = 'test' AND f.key = p.metric) END AS reference_test,
+       p.data_key,
+       p.eval_key
+FROM paired AS p
+)
+SELECT v.*,
+       CASE WHEN v.reference_test <> 0 THEN (v.transfer_test - v.reference_test) / v.reference_test END
+         AS relative_diff
+FROM valued AS v;

@@ -165,6 +165,9 @@ class Store {
                      const std::string& base_config_hash, const std::string& select_metric, bool higher_is_better);
   std::optional<SweepRecord> find_sweep(const std::string& name_or_id) const;
   void sweep_heartbeat(int64_t sweep);
+  // Records the variant whose trials are the scratch references of the others ("" = none; view
+  // transfer_vs_scratch).
+  void set_sweep_reference(int64_t sweep, const std::string& variant);
   void close_sweep(int64_t sweep, RunStatus status);
   // Trials of a sweep in point, seed order (those of earlier specs included).
   std::vector<TrialRecord> trials(int64_t sweep) const;

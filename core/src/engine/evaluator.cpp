@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/progress.hpp"
 #include "xrec/engine/batching.hpp"
 #include "xrec/engine/metrics.hpp"
 
@@ -120,6 +121,7 @@ std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const Scor
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return cases[a].history.size() < cases[b].history.size(); });
   std::vector<Ranking> ranks(cases.size());
+  Progress bar("evaluating", static_cast<int64_t>(cases.size()), "cases");
   for (size_t lo = 0; lo < cases.size(); lo += static_cast<size_t>(options.batch_size)) {
     const size_t hi = std::min(cases.size(), lo + static_cast<size_t>(options.batch_size));
     std::vector<const EvalCase*> batch;
@@ -131,6 +133,7 @@ std::vector<Ranking> rank_targets(const std::vector<EvalCase>& cases, const Scor
     auto scores = score(pack_histories(histories, options.max_len), batch);
     auto r = ranks_from_scores(scores, batch, options.protocol, options.history);
     for (size_t i = lo; i < hi; ++i) ranks[order[i]] = r[i - lo];
+    bar.tick(static_cast<int64_t>(hi - lo));
   }
   return ranks;
 }

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/api/progress.hpp"
 #include "xrec/engine/metrics.hpp"
 
 namespace xrec::engine {
@@ -215,6 +216,7 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
     // Summed where the loss lives: reading it back once per epoch, not per batch, keeps a GPU from waiting.
     torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(hooks.device));
     int64_t n = 0;
+    Progress bar("[" + stage + "] epoch " + std::to_string(epoch + 1) + "/" + of_total, static_cast<int64_t>(order.size()), "batches");
     for (size_t d : order) {
       if (o.steps > 0 && steps >= o.steps) break;
       if (hooks.check_interrupted) hooks.check_interrupted();
@@ -231,9 +233,12 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
       if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip);
       optimizer->step();
       loss_sum += loss.detach();
+      if (bar.due()) bar.set("loss", loss.detach().item<double>());  // read back only when drawn
+      bar.tick();
       ++n;
       ++steps;
     }
+    bar.finish();
     const double train_loss = loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(n, 1));
     if (!std::isfinite(train_loss))
       throw Error("[" + stage + "] epoch " + std::to_string(epoch + 1) + ": the training loss is " +

@@ -122,6 +122,18 @@ void Store::sweep_heartbeat(int64_t sweep) {
   write_one(db_, s, write_patience_ms_, fail, [&] { sqlite3_bind_int64(s, 1, sweep); });
 }
 
+void Store::set_sweep_reference(int64_t sweep, const std::string& variant) {
+  auto fail = [&](const std::string& what) { fail_sqlite("set_sweep_reference(" + std::to_string(sweep) + "): " + what); };
+  sqlite3_stmt* s = statement("UPDATE sweeps SET reference = ? WHERE id = ?");
+  write_one(db_, s, fail, [&] {
+    if (variant.empty())
+      sqlite3_bind_null(s, 1);
+    else
+      bind_text(s, 1, variant);
+    sqlite3_bind_int64(s, 2, sweep);
+  });
+}
+
 void Store::close_sweep(int64_t sweep, RunStatus status) {
   auto fail = [&](const std::string& what) { fail_sqlite("close_sweep(" + std::to_string(sweep) + "): " + what); };
   sqlite3_stmt* s = statement("UPDATE sweeps SET status = ?, ended_at = " XREC_NOW_SQL

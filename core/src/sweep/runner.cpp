@@ -296,6 +296,7 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
                                       spec.base_path.empty() ? sha256_hex(base_text) : sha256_file(spec.base_path),
                                       plan.select_metric, plan.higher_is_better);
   const int64_t sweep = summary.sweep_id;
+  store.set_sweep_reference(sweep, spec.reference);
   std::vector<TrialRecord> records;
   for (const auto& t : plan.trials) records.push_back(t.record);
   store.add_trials(sweep, records);

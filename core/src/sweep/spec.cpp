@@ -197,7 +197,8 @@ Spec parse_spec(const std::string& yaml_text, const std::string& source, const s
   }
   if (!root.IsMap()) throw ConfigError(source + ": a sweep spec is a map with base:, grid:, seeds:, ...");
   static const std::set<std::string> known = {"name",   "base",  "overrides", "grid",    "variants",
-                                              "random", "seeds", "select",    "threads", "timeout"};
+                                              "random", "seeds", "select",    "threads", "timeout",
+                                              "reference"};
   Spec spec;
   spec.source = source;
   spec.text = yaml_text;
@@ -317,6 +318,20 @@ Spec parse_spec(const std::string& yaml_text, const std::string& source, const s
   if (auto t = root["timeout"]) {
     spec.timeout_s = real_of(c, t, "timeout");
     if (spec.timeout_s <= 0) c.fail(t, "timeout: expected seconds > 0");
+  }
+  // The variant whose trials are the scratch references of the others (view transfer_vs_scratch).
+  if (auto r = root["reference"]) {
+    if (!r.IsScalar() || r.Scalar().empty()) c.fail(r, "reference: expected the name of a variant");
+    bool found = false;
+    std::string names;
+    for (const auto& v : spec.variants) {
+      found = found || v.name == r.Scalar();
+      names += (names.empty() ? "" : ", ") + v.name;
+    }
+    if (!found)
+      c.fail(r, "reference: '" + r.Scalar() + "' is not a variant of this sweep" +
+                    (names.empty() ? std::string(" (it has no variants:)") : " (variants: " + names + ")"));
+    spec.reference = r.Scalar();
   }
   if (spec.grid.empty() && spec.variants.empty() && spec.random.empty() && spec.seeds.empty())
     throw ConfigError(source + ": the sweep has nothing to vary; give grid:, variants:, random: or seeds:");

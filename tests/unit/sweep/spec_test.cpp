@@ -108,6 +108,16 @@ TEST(SweepSpec, ErrorsNameFileLineAndWhatWasExpected) {
   expect_input_error([] { parse("base: no/such/file.yaml\nseeds: [1]\n"); }, {"s.yaml:1:", "no config file"});
 }
 
+TEST(SweepSpec, ReferenceNamesAVariant) {
+  const Spec s = parse(base_line() + "variants:\n  - {name: scratch, transfer.type: scratch}\n  - {name: ft, transfer.type: finetune}\n"
+                                      "reference: scratch\n");
+  EXPECT_EQ(s.reference, "scratch");
+  EXPECT_EQ(parse(base_line() + "seeds: [1]\n").reference, "");
+  expect_input_error([] { parse(base_line() + "variants:\n  - {name: a, train.lr: 1}\nreference: b\n"); },
+                     {"s.yaml:4:", "'b' is not a variant", "variants: a"});
+  expect_input_error([] { parse(base_line() + "seeds: [1]\nreference: scratch\n"); }, {"s.yaml:3:", "no variants"});
+}
+
 TEST(SweepSpec, FileBaseIsRelativeToTheSpecAndNameDefaultsToItsStem) {
   xrec::test::TempDir dir("spec");
   dir.write("configs/base.yaml", "seed: 1\n");

@@ -44,6 +44,7 @@ struct Spec {
   std::string select_mode;     // "", "max" or "min"
   int64_t threads = 0;         // per trial; 0 = cores / jobs
   double timeout_s = 0;        // per trial; 0 = none
+  std::string reference;       // the variant whose trials are the others' scratch references ("" = none)
   std::string text;            // the spec as written (stored with the sweep)
 };
 
