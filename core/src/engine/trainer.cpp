@@ -8,6 +8,8 @@
 #include <limits>
 
 #include "xrec/api/errors.hpp"
+#include "xrec/distributed/data_parallel.hpp"
+#include "xrec/distributed/group.hpp"
 #include "xrec/engine/metrics.hpp"
 
 namespace xrec::engine {
@@ -210,15 +212,22 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
         next[d] = 0;
       }
       Batch batch = to_device(b.get(next[d]++), hooks.device);
+      // Data parallel (ADR 0016): this rank's rows, its loss weighted by its share of the target positions,
+      // gradients summed over the ranks, so every rank steps as one process on the whole batch would.
+      const bool dp = distributed::active();
+      if (dp) batch = distributed::shard_batch(batch);
       optimizer->zero_grad();
       auto loss = model.loss(domains[d].model_domain, batch);
+      if (dp) loss = distributed::weight_loss(loss, batch);
       loss.backward();
+      if (dp) distributed::allreduce_gradients(trainable);
       if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip);
       optimizer->step();
       loss_sum += loss.detach();
       ++n;
       ++steps;
     }
+    if (distributed::active()) loss_sum = distributed::allreduce_sum(loss_sum).reshape({});  // the whole batch's
     const double train_loss = loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(n, 1));
     if (!std::isfinite(train_loss))
       throw Error("[" + stage + "] epoch " + std::to_string(epoch + 1) + ": the training loss is " +
