@@ -28,6 +28,7 @@ namespace xrec::distributed {
 namespace {
 
 struct Group {
+  double comm_seconds = 0;  // in collectives since take_comm_seconds()
   Options options;
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
@@ -59,9 +60,11 @@ int env_int(const char* name, const std::string& v, int low) {
 }
 
 // Waits for a collective, turning a peer's death or a timeout into an error that says so.
-void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
+void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what,
+          std::chrono::steady_clock::time_point started) {
   try {
     work->wait(timeout_ms(group().options.timeout_s));
+    group().comm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   } catch (const std::exception& e) {
     std::string why = e.what();
     why = why.substr(0, why.find('\n'));
@@ -147,6 +150,11 @@ bool active() { return static_cast<bool>(group().pg); }
 int rank() { return group().options.rank; }
 int world_size() { return active() ? group().options.world_size : 1; }
 const Options& options() { return group().options; }
+double take_comm_seconds() {
+  const double s = group().comm_seconds;
+  group().comm_seconds = 0;
+  return s;
+}
 
 Batch shard_batch(const Batch& b) {
   const int64_t rows = b.inputs.size(0), n = world_size(), r = rank();
@@ -168,7 +176,8 @@ torch::Tensor weight_loss(const torch::Tensor& loss, const Batch& shard) {
 
 torch::Tensor allreduce_sum(const torch::Tensor& t) {
   std::vector<torch::Tensor> v{t.detach().clone().contiguous()};
-  wait(group().pg->allreduce(v), "all-reduce");
+  const auto started = std::chrono::steady_clock::now();
+  wait(group().pg->allreduce(v), "all-reduce", started);
   return v[0];
 }
 
@@ -180,7 +189,8 @@ void allreduce_gradients(const std::vector<torch::Tensor>& params) {
     grads.push_back(p.grad().reshape(-1));
   }
   std::vector<torch::Tensor> flat{torch::cat(grads)};
-  wait(group().pg->allreduce(flat), "the gradient all-reduce");
+  const auto started = std::chrono::steady_clock::now();
+  wait(group().pg->allreduce(flat), "the gradient all-reduce", started);
   int64_t at = 0;
   torch::NoGradGuard no_grad;
   for (const auto& p : params) {

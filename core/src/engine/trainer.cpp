@@ -235,6 +235,7 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
     const double train_seconds = seconds_since(epoch_start);
     hooks.record("train", "loss", epoch, train_loss);
     hooks.record("train", "seconds", epoch, train_seconds);
+    if (distributed::active()) hooks.record("train", "allreduce_seconds", epoch, distributed::take_comm_seconds());
     result.epochs_run = epoch + 1;
 
     const bool last = o.steps > 0 ? steps >= o.steps : epoch + 1 == o.epochs;

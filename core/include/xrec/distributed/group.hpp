@@ -29,6 +29,9 @@ bool active();  // a group of more than one process is joined
 int rank();
 int world_size();
 const Options& options();
+// Seconds spent in collectives (all-reduce calls until their end, waiting for the slowest rank included)
+// since the last call; the trainer records it per epoch as train/allreduce_seconds.
+double take_comm_seconds();
 // Whether this build has the backend (nccl only with a CUDA LibTorch).
 bool has_backend(const std::string& backend);
 
