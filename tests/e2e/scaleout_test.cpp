@@ -85,8 +85,7 @@ TEST(DataParallelE2E, TwoRanksEndWhereOneProcessWithTheCombinedBatchEnds) {
     EXPECT_NEAR(a[0], b[0], 1e-5);
     // After 1..4 updates. SGD: float rounding only. Adam's first steps move every weight by about
     // lr * sign(g), so a gradient component that is ~0 and differs in its last bits between the summation
-    // orders moves by up to 2 lr: a looser bound (still far below what a wrong weighting or a missing
-    // all-reduce gives: the loss then differs in the second decimal).
+    // orders moves by up to 2 lr: a looser bound.
     for (int i = 1; i < 5; ++i) EXPECT_NEAR(a[static_cast<size_t>(i)], b[static_cast<size_t>(i)], optimizer == "sgd" ? 1e-4 : 2e-3) << "step " << i;
     const std::string test = "SELECT value FROM final_metrics WHERE split = 'test' AND key = 'ndcg@10'";
     if (optimizer == "sgd") {
