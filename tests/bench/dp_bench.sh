@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
 done
 xrec="$(cd "$build" && pwd)/bin/xrec"
 out="${out:-$(mktemp -d /tmp/xrec-dp-bench-XXXXXX)}"
+mkdir -p "$out"
 config="$root/configs/reproduce/s3rec-sasrec-beauty-full.yaml"
 [ -f "$root/../shared/data/amazon-s3rec/Beauty.txt" ] || { echo "SKIP: ../shared/data/amazon-s3rec/Beauty.txt is missing"; exit 0; }
 common=(train.epochs="$epochs" save_checkpoint=false --plugin-path "$build/plugins")
