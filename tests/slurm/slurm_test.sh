@@ -144,3 +144,16 @@ grep -q "4 trial(s), 1 in the array" <<<"$out" || fail "expected only the failed
 [ "$(q "SELECT count(*) FROM runs")" = 5 ] || fail "expected 5 runs (4 trials + 1 failed attempt)"
 "$xrec" sweep show "$(basename "$tmp/spec.yaml" .yaml)" --db "$db"
 echo "PASS: slurm array of 4 tasks, 1 failed, resubmitted, merged"
+
+# Data parallel under srun: 2 tasks, ranks from SLURM_PROCID / SLURM_NTASKS; rank 0 alone writes the run.
+sed -e 's/type: fault, mode: ok/type: scratch/' -e 's/epochs: 1,/epochs: 2,/' "$tmp/base.yaml" >"$tmp/dp.yaml"
+dp=$tmp/dp/xrec.db
+out=$(timeout 180 srun -n 2 --cpus-per-task 1 env MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + 2)) \
+  "$xrec" run "$tmp/dp.yaml" --db "$dp" --plugin-path "$plugins" 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] || { echo "$out" | tail -20; fail "srun -n 2 xrec run exited $rc"; }
+[ "$("$xrec" query "SELECT count(*) || '/' || min(status) FROM runs" --db "$dp" --csv | tail -1 | tr -d '\r')" = 1/finished ] ||
+  fail "expected one finished run written by rank 0"
+[ "$("$xrec" query "SELECT count(*) FROM metrics WHERE key = 'allreduce_seconds'" --db "$dp" --csv | tail -1 | tr -d '\r')" = 2 ] ||
+  fail "expected train/allreduce_seconds for 2 epochs (the run was not data parallel)"
+echo "PASS: srun -n 2 data-parallel run recorded once"

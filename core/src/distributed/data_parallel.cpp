@@ -82,9 +82,11 @@ std::optional<Options> from_environment() {
   if (auto w = env("XREC_WORLD_SIZE")) {
     o.world_size = env_int("XREC_WORLD_SIZE", *w, 1);
     o.rank = env_int("XREC_RANK", env("XREC_RANK").value_or(""), 0);
-  } else if (auto n = env("SLURM_NTASKS")) {
-    o.world_size = env_int("SLURM_NTASKS", *n, 1);
-    o.rank = env_int("SLURM_PROCID", env("SLURM_PROCID").value_or(""), 0);
+  } else if (auto procid = env("SLURM_PROCID"); procid && env("SLURM_STEP_NUM_TASKS")) {
+    // A task of an srun step. Not SLURM_NTASKS alone: a batch script or salloc shell has it too, and an
+    // `xrec run` there is one process (XREC_WORLD_SIZE=1 also forces that).
+    o.world_size = env_int("SLURM_STEP_NUM_TASKS", *env("SLURM_STEP_NUM_TASKS"), 1);
+    o.rank = env_int("SLURM_PROCID", *procid, 0);
     if (auto job = env("SLURM_JOB_ID")) o.port = 29500 + env_int("SLURM_JOB_ID", *job, 0) % 1000;
   }
   if (o.world_size <= 1) return std::nullopt;

@@ -17,7 +17,7 @@ struct Options {
 };
 
 // From the environment: XREC_WORLD_SIZE / XREC_RANK (set by `xrec run --nproc`), else Slurm's
-// SLURM_NTASKS / SLURM_PROCID (under srun); address XREC_MASTER_ADDR (else MASTER_ADDR, else 127.0.0.1),
+// SLURM_STEP_NUM_TASKS / SLURM_PROCID (a task of an srun step); address XREC_MASTER_ADDR (else MASTER_ADDR, else 127.0.0.1),
 // port XREC_MASTER_PORT (else MASTER_PORT, else 29500 + SLURM_JOB_ID % 1000 under Slurm),
 // XREC_DIST_BACKEND, XREC_DIST_TIMEOUT. nullopt for a single process. InputError on bad values.
 std::optional<Options> from_environment();
