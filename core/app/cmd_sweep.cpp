@@ -268,6 +268,9 @@ int cmd_sweep(const std::vector<std::string>& argv) {
     std::fputs(kSweepUsage, args.flag("help") ? stdout : stderr);
     return args.flag("help") ? 0 : 2;
   }
+  for (const char* o : {"slurm-dir", "partition", "time", "cpus-per-task", "mem", "array-parallelism", "poll"})
+    if (args.option(o) && emit_dir.empty() && !args.flag("slurm"))
+      throw InputError(std::string("--") + o + " is for a sweep on Slurm: add --emit slurm DIR or --slurm");
   if (args.positional[0] == "list") return sweep_list(args);
   if (args.positional[0] == "show") return sweep_show(args);
 

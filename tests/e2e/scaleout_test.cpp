@@ -196,6 +196,11 @@ eval: {protocol: full, ks: [5, 10]}
   ASSERT_EQ(emit.code, 0) << emit.output;
   EXPECT_NE(emit.output.find("4 trial(s), 4 in the array (0-3)"), std::string::npos) << emit.output;
   EXPECT_FALSE(fs::exists(dir.file("main.db")));  // emitting writes no store
+  Result stray = xrec_cmd("sweep " + spec + " --partition cpu" + common);
+  EXPECT_EQ(stray.code, 2) << stray.output;
+  EXPECT_NE(stray.output.find("--partition is for a sweep on Slurm: add --emit slurm DIR or --slurm"),
+            std::string::npos)
+      << stray.output;
   // What job.sh runs for tasks 0..3 (SLURM_ARRAY_TASK_ID): tasks 2, 3 abort.
   for (int i = 0; i < 4; ++i) {
     Result t = xrec_cmd("sweep --task " + dir.file("arr") + " " + std::to_string(i));

@@ -81,6 +81,7 @@ std::optional<Options> from_environment() {
   Options o;
   if (auto w = env("XREC_WORLD_SIZE")) {
     o.world_size = env_int("XREC_WORLD_SIZE", *w, 1);
+    if (o.world_size == 1) return std::nullopt;  // forces one process (even under srun)
     o.rank = env_int("XREC_RANK", env("XREC_RANK").value_or(""), 0);
   } else if (auto procid = env("SLURM_PROCID"); procid && env("SLURM_STEP_NUM_TASKS")) {
     // A task of an srun step. Not SLURM_NTASKS alone: a batch script or salloc shell has it too, and an
