@@ -14,20 +14,30 @@ packages=(
   libgtest-dev libgmock-dev
   clang libclang-rt-dev   # the fuzz job (.ci/fuzz.sh): clang and libFuzzer (libclang_rt.fuzzer)
   chromium                # headless browser: the report's browser test, `xrec report html --format svg|png`
+  libgloo-dev             # c10d's ProcessGroupGloo includes <gloo/...>; libtorch-dev does not pull it in
 )
+# The Slurm test (tests/slurm, CTest label slurm) starts these daemons on localhost. Without recommends:
+# the recommended extras (mail, mysql clients) are not needed and slow the install.
+norecommends=(slurmctld slurmd slurm-client munge)
 
-missing=()
+missing=() missing_norec=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+for p in "${norecommends[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_norec+=("$p")
+done
 
-if ((${#missing[@]})); then
-  echo "xrec setup: installing ${missing[*]}"
+if ((${#missing[@]} + ${#missing_norec[@]})); then
+  echo "xrec setup: installing ${missing[*]} ${missing_norec[*]}"
   sudo_cmd=()
   [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
+  if ((${#missing[@]})); then "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"; fi
+  if ((${#missing_norec[@]})); then
+    "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing_norec[@]}"
+  fi
 else
   echo "xrec setup: all packages present"
 fi

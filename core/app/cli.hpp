@@ -47,6 +47,9 @@ int cmd_data(const std::vector<std::string>& argv);
 int cmd_eval(const std::vector<std::string>& argv);
 int cmd_sweep(const std::vector<std::string>& argv);
 int cmd_report(const std::vector<std::string>& argv);
+int cmd_merge(const std::vector<std::string>& argv);
+// SHARD.db|DIR arguments of `xrec merge`: folders expand to their *.db files (cmd_merge.cpp).
+std::vector<std::string> shard_files(const std::vector<std::string>& given);
 
 // Prints a table with aligned columns (used by runs, query, plugins list).
 void print_table(const std::vector<std::string>& columns,

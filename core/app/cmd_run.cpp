@@ -1,12 +1,102 @@
-// xrec run CONFIG [key=value ...] [--check] [--db PATH] [--sweep ID] [--plugin-path DIR]...
+// xrec run CONFIG [key=value ...] [--check] [--db PATH] [--sweep ID] [--plugin-path DIR]... [--nproc N]
 // xrec run --resume RUN [--db PATH] [--plugin-path DIR]...
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
 
 #include "cli.hpp"
 #include "xrec/api/errors.hpp"
+#include "xrec/distributed/group.hpp"
 #include "xrec/engine/experiment.hpp"
 
 namespace xrec::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// --nproc N: N copies of this command (without --nproc) as ranks 0..N-1 on this machine, rank 0's
+// TCPStore on a free-looking port. Waits for all; when one fails, the others get the group timeout to
+// notice (they fail with a clear error and rank 0 records the run failed), then are killed.
+int launch_local_ranks(int nproc, const std::vector<std::string>& argv) {
+  std::error_code ec;
+  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec || self.empty()) throw Error("run --nproc: cannot find the xrec executable (/proc/self/exe)");
+  std::vector<std::string> args{self, "run"};
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (argv[i].rfind("--nproc=", 0) == 0) continue;
+    args.push_back(argv[i]);
+  }
+  const char* port_env = std::getenv("XREC_MASTER_PORT");
+  const int port = port_env ? std::atoi(port_env) : 20000 + static_cast<int>(std::random_device{}() % 20000);
+  const char* timeout_env = std::getenv("XREC_DIST_TIMEOUT");
+  const int timeout_s = timeout_env ? std::max(1, std::atoi(timeout_env)) : 60;
+  std::vector<pid_t> pids;
+  for (int r = 0; r < nproc; ++r) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(std::string("run --nproc: fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      setenv("XREC_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      setenv("XREC_RANK", std::to_string(r).c_str(), 1);
+      setenv("XREC_MASTER_PORT", std::to_string(port).c_str(), 1);
+      if (!std::getenv("XREC_MASTER_ADDR")) setenv("XREC_MASTER_ADDR", "127.0.0.1", 1);
+      std::vector<char*> cargv;
+      for (auto& a : args) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      execv(cargv[0], cargv.data());
+      std::fprintf(stderr, "xrec run --nproc: cannot run %s: %s\n", cargv[0], std::strerror(errno));
+      _exit(127);
+    }
+    pids.push_back(pid);
+  }
+  std::vector<int> codes(static_cast<size_t>(nproc), -1);
+  int left = nproc;
+  std::chrono::steady_clock::time_point first_failure{};
+  bool failed = false, killed = false;
+  while (left > 0) {
+    for (int r = 0; r < nproc; ++r) {
+      if (codes[static_cast<size_t>(r)] >= 0) continue;
+      int ws = 0;
+      if (waitpid(pids[static_cast<size_t>(r)], &ws, WNOHANG) != pids[static_cast<size_t>(r)]) continue;
+      const int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+      codes[static_cast<size_t>(r)] = code;
+      --left;
+      if (code != 0) {
+        std::fprintf(stderr, "xrec run --nproc: rank %d %s\n", r,
+                     WIFEXITED(ws) ? ("exited with code " + std::to_string(code)).c_str()
+                                   : ("was killed by signal " + std::to_string(WTERMSIG(ws))).c_str());
+        if (!failed) first_failure = std::chrono::steady_clock::now();
+        failed = true;
+      }
+    }
+    if (failed && !killed && std::chrono::steady_clock::now() - first_failure > std::chrono::seconds(timeout_s + 15)) {
+      for (int r = 0; r < nproc; ++r)
+        if (codes[static_cast<size_t>(r)] < 0) kill(pids[static_cast<size_t>(r)], SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (codes[0] != 0) return codes[0];
+  for (int c : codes)
+    if (c != 0) return 1;
+  return 0;
+}
+
+}  // namespace
 
 int cmd_run(const std::vector<std::string>& argv) {
   // --plugin-path may repeat, so collect it before the generic parser (which keeps the last value).
@@ -16,7 +106,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     else if (argv[i].rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(argv[i].substr(14));
     else rest.push_back(argv[i]);
   }
-  Args args = parse("run", rest, {"db", "sweep", "resume"}, {"help", "check"});
+  Args args = parse("run", rest, {"db", "sweep", "resume", "nproc"}, {"help", "check"});
   if (auto r = args.option("resume"); r && !args.flag("help")) {
     size_t used = 0;
     int64_t id = 0;
@@ -41,16 +131,31 @@ int cmd_run(const std::vector<std::string>& argv) {
   }
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(
-        "usage: xrec run CONFIG [key.path=value ...] [--check] [--db PATH] [--plugin-path DIR]...\n"
+        "usage: xrec run CONFIG [key.path=value ...] [--check] [--db PATH] [--plugin-path DIR]... [--nproc N]\n"
         "       xrec run --resume RUN [--db PATH] [--plugin-path DIR]...\n"
         "  Trains and evaluates the experiment CONFIG describes and records it in the store.\n"
         "  key.path=value overrides any config value (parsed as YAML: train.lr=1e-3 eval.ks=[5,10]).\n"
         "  --check: validate the config (plugins, every key, the device) and print it resolved, with every\n"
         "           default filled in; nothing is trained and the store is not touched.\n"
         "  --resume RUN: continue an interrupted (or failed) run under its id with its stored config: completed\n"
-        "           stages load their checkpoints, the interrupted stage continues after its last epoch.\n",
+        "           stages load their checkpoints, the interrupted stage continues after its last epoch.\n"
+        "  --nproc N: data-parallel training over N local processes (c10d Gloo): each takes 1/N of every\n"
+        "           batch, gradients are all-reduced; rank 0 alone records the run. Under srun, the ranks\n"
+        "           come from SLURM_PROCID / SLURM_NTASKS. See docs/scale-out.md.\n",
         args.flag("help") ? stdout : stderr);
     return args.flag("help") ? 0 : 2;
+  }
+  if (auto n = args.option("nproc")) {
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(*n, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != n->size() || v < 1) throw InputError("--nproc: expected a process count >= 1, got '" + *n + "'");
+    if (std::getenv("XREC_WORLD_SIZE")) throw InputError("--nproc: this process is already a rank (XREC_WORLD_SIZE is set)");
+    if (v > 1 && !args.flag("check")) return launch_local_ranks(v, argv);
   }
   engine::ExperimentRequest req;
   req.config_path = args.positional[0];
@@ -74,6 +179,27 @@ int cmd_run(const std::vector<std::string>& argv) {
   }
   req.command_line = "xrec run";
   for (auto& a : argv) req.command_line += " " + a;
+  // A rank of a data-parallel run (--nproc, srun): join the group; ranks other than 0 record into a
+  // scratch store that is removed afterwards, so the run exists once, written by rank 0.
+  std::string scratch;
+  if (!req.check_only)
+    if (auto dist = distributed::from_environment()) {
+      distributed::init(*dist);
+      if (dist->rank != 0) {
+        char tmpl[] = "/tmp/xrec-rank-XXXXXX";
+        if (!mkdtemp(tmpl)) throw Error(std::string("cannot create a scratch folder: ") + std::strerror(errno));
+        scratch = tmpl;
+        req.db_path = scratch + "/rank-" + std::to_string(dist->rank) + ".db";
+        req.sweep_id.reset();
+      }
+    }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } cleanup{scratch};
   engine::run_experiment(req);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "cli.hpp"
@@ -18,6 +19,7 @@
 #include "xrec/store.hpp"
 #include "xrec/sweep/leaderboard.hpp"
 #include "xrec/sweep/runner.hpp"
+#include "xrec/sweep/slurm.hpp"
 
 namespace xrec::cli {
 
@@ -30,6 +32,8 @@ const char* kSweepUsage =
     "                  [-j N] [--threads K] [--timeout SECONDS] [--name NAME] [--select METRIC[:max|min]]\n"
     "                  [--dry-run] [--retry-failed] [--max-retries N] [--only-missing] [--exec] [--db PATH]\n"
     "                  [--plugin-path DIR]...\n"
+    "       xrec sweep SPEC ... --emit slurm DIR | --slurm [--slurm-dir DIR] [--partition P] [--time T]\n"
+    "                  [--cpus-per-task N] [--mem M] [--array-parallelism N]\n"
     "       xrec sweep list [--db PATH]\n"
     "       xrec sweep show ID|NAME [--metrics all|KEY,...] [--csv | --json] [--db PATH]\n"
     "  Runs every point of a sweep (a spec file with base:/grid:/variants:/random:/seeds:, or a config plus\n"
@@ -40,7 +44,10 @@ const char* kSweepUsage =
     "  -j N: trials at once (default 1); threads per trial default to cores / N. --timeout: per trial.\n"
     "  Each trial is a forked child of the driver (LibTorch and plugins already loaded); --exec starts a\n"
     "  fresh `xrec run` process per trial instead.\n"
-    "  See docs/sweeps.md.\n";
+    "  --emit slurm DIR writes DIR/plan.yaml (the frozen trials) and DIR/job.sh (a job array, task i runs\n"
+    "  trial i into its own shard DIR/shards/*.db); --slurm also submits it with sbatch, follows it with\n"
+    "  squeue and merges the shards into the store (DIR: --emit's, else <store folder>/slurm/<name>).\n"
+    "  Resume flags pick the array's tasks. See docs/sweeps.md and docs/scale-out.md.\n";
 
 // The start-up a sweep validates its points with: plugins loaded once, then Config::load + resolve per
 // trial. Kept in this one place so it can switch to the shared run start-up (engine run parts).
@@ -129,11 +136,97 @@ int to_int(const std::string& option, const std::string& v, int low) {
   return n;
 }
 
+// --emit slurm DIR / --slurm: fold in the shards of earlier submissions (so resume sees them), plan again,
+// write the array, and with --slurm submit, follow and merge.
+template <class Validate>
+int sweep_slurm(const Args& args, const sweep::Spec& spec, sweep::Plan plan, const sweep::Options& opt,
+                std::string dir, const Validate& validator) {
+  const std::string name = opt.name;
+  if (dir.empty()) dir = args.option("slurm-dir").value_or("");
+  if (dir.empty()) dir = (fs::path(opt.db_path).parent_path() / "slurm" / name).string();
+  sweep::SlurmOptions slurm;
+  slurm.partition = args.option("partition").value_or("");
+  slurm.time = args.option("time").value_or("");
+  slurm.mem = args.option("mem").value_or("");
+  if (auto c = args.option("cpus-per-task")) slurm.cpus_per_task = to_int("--cpus-per-task", *c, 1);
+  if (auto p = args.option("array-parallelism")) slurm.array_parallelism = to_int("--array-parallelism", *p, 1);
+  double poll = 5;
+  if (auto p = args.option("poll")) poll = to_int("--poll", *p, 1);
+  auto merge_shards = [&]() -> bool {
+    std::error_code ec;
+    const fs::path shards = fs::path(dir) / "shards";
+    std::vector<std::string> files;
+    if (fs::is_directory(shards, ec))
+      for (auto& e : fs::directory_iterator(shards, ec))
+        if (e.path().extension() == ".db") files.push_back(e.path().string());
+    if (files.empty()) return false;
+    std::sort(files.begin(), files.end());
+    Store store(opt.db_path);
+    MergeReport r = store.merge(files);
+    std::printf("merged %d shard(s) of %s into %s: %d run(s) added, %d trial(s) added, %d updated\n", r.shards,
+                dir.c_str(), store.path().c_str(), r.runs_added, r.trials_added, r.trials_updated);
+    return true;
+  };
+  if (merge_shards()) {
+    Store store(opt.db_path, true);
+    plan = sweep::make_plan(
+        spec, [&](const sweep::Spec& s, const std::vector<std::string>& o) { return validator(s, o); }, &store, opt);
+  }
+  std::vector<size_t> ids = sweep::emit_slurm(plan, opt, slurm, dir);
+  std::printf("sweep '%s': %zu trial(s), %zu in the array (%s); wrote %s/plan.yaml and %s/job.sh\n", name.c_str(),
+              plan.trials.size(), ids.size(), ids.empty() ? "nothing to run" : sweep::array_ranges(ids).c_str(),
+              dir.c_str(), dir.c_str());
+  for (auto& t : plan.trials)
+    if (!t.run) std::printf("  skip %s%s: %s\n", t.record.point_label.c_str(),
+                            t.record.seed >= 0 ? (" seed " + std::to_string(t.record.seed)).c_str() : "",
+                            t.why.c_str());
+  if (!args.flag("slurm")) {
+    if (!ids.empty())
+      std::printf("submit: sbatch %s/job.sh; then: xrec merge %s/shards --db %s\n", dir.c_str(), dir.c_str(),
+                  opt.db_path.c_str());
+    return 0;
+  }
+  if (ids.empty()) return 0;
+  const std::string job = sweep::slurm_submit(dir);
+  std::printf("submitted job array %s (%zu task(s)); following it with squeue every %.0f s\n", job.c_str(),
+              ids.size(), poll);
+  std::fflush(stdout);
+  sweep::slurm_follow(job, poll, [&](int left) {
+    std::printf("job %s: %d task(s) pending or running\n", job.c_str(), left);
+    std::fflush(stdout);
+  });
+  merge_shards();
+  // What the submitted tasks left: a task that never wrote its shard is missing.
+  Store store(opt.db_path, true);
+  int failed = 0, missing = 0;
+  auto sw = store.find_sweep(name);
+  std::map<std::string, TrialRecord> stored;
+  if (sw && sw->name == name)
+    for (auto& t : store.trials(sw->id)) stored[t.key] = t;
+  for (size_t i : ids) {
+    const auto& rec = plan.trials[i].record;
+    auto it = stored.find(rec.key);
+    const std::string st = it == stored.end() ? "missing" : it->second.status;
+    if (st == "finished") continue;
+    const bool never = st == "missing" || st == "pending";
+    (never ? missing : failed)++;
+    std::printf("  task %zu (%s%s): %s%s\n", i, rec.point_label.c_str(),
+                rec.seed >= 0 ? (" seed " + std::to_string(rec.seed)).c_str() : "", never ? "missing" : st.c_str(),
+                it != stored.end() && !it->second.error.empty()
+                    ? (": " + it->second.error.substr(0, it->second.error.find('\n'))).c_str()
+                    : "");
+  }
+  std::printf("job %s: %zu task(s), %d failed, %d missing%s\n", job.c_str(), ids.size(), failed, missing,
+              failed + missing ? "; resubmit with the same command (--retry-failed, --only-missing)" : "");
+  return failed + missing > 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int cmd_sweep(const std::vector<std::string>& argv) {
   // Repeatable options and -j first; the generic parser keeps the last value.
   std::vector<std::string> rest, plugin_dirs, grids;
+  std::string emit_dir, task_dir, task_index;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     auto value = [&](const std::string& name) {
@@ -146,6 +239,14 @@ int cmd_sweep(const std::vector<std::string>& argv) {
       plugin_dirs.push_back(a.substr(14));
     else if (a == "--grid")
       grids.push_back(value(a));
+    else if (a == "--emit") {
+      const std::string kind = value(a);
+      if (kind != "slurm") throw InputError("--emit " + kind + ": the only target is slurm (--emit slurm DIR)");
+      emit_dir = value("--emit slurm");
+    } else if (a == "--task") {  // an array task of an emitted sweep (job.sh calls it)
+      task_dir = value(a);
+      task_index = value("--task DIR");
+    }
     else if (a.rfind("--grid=", 0) == 0)
       grids.push_back(a.substr(7));
     else if (a == "-j")
@@ -156,12 +257,23 @@ int cmd_sweep(const std::vector<std::string>& argv) {
       rest.push_back(a);
   }
   Args args =
-      parse("sweep", rest, {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics"},
-            {"help", "dry-run", "retry-failed", "only-missing", "exec", "csv", "json"});
+      parse("sweep", rest,
+            {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics", "slurm-dir",
+             "partition", "time", "cpus-per-task", "mem", "array-parallelism", "poll"},
+            {"help", "dry-run", "retry-failed", "only-missing", "exec", "csv", "json", "slurm"});
+  if (!task_dir.empty()) {
+    std::error_code ec;
+    const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+    if (ec || self.empty()) throw Error("sweep --task: cannot find the xrec executable (/proc/self/exe)");
+    return sweep::run_slurm_task(task_dir, static_cast<size_t>(to_int("--task DIR I", task_index, 0)), self);
+  }
   if (args.flag("help") || args.positional.empty()) {
     std::fputs(kSweepUsage, args.flag("help") ? stdout : stderr);
     return args.flag("help") ? 0 : 2;
   }
+  for (const char* o : {"slurm-dir", "partition", "time", "cpus-per-task", "mem", "array-parallelism", "poll"})
+    if (args.option(o) && emit_dir.empty() && !args.flag("slurm"))
+      throw InputError(std::string("--") + o + " is for a sweep on Slurm: add --emit slurm DIR or --slurm");
   if (args.positional[0] == "list") return sweep_list(args);
   if (args.positional[0] == "show") return sweep_show(args);
 
@@ -255,6 +367,7 @@ int cmd_sweep(const std::vector<std::string>& argv) {
     print_table(columns, rows);
     return 0;
   }
+  if (!emit_dir.empty() || args.flag("slurm")) return sweep_slurm(args, spec, plan, opt, emit_dir, validator);
   Store store(opt.db_path);
   sweep::Summary summary = sweep::execute(plan, store, opt);
   if (summary.stopped) throw Interrupted("sweep '" + opt.name + "' stopped; run the same command again to resume");

@@ -20,6 +20,7 @@ commands:
   runs                         list recorded runs
   sweep SPEC [-j N]            run a sweep (grid, variants, random, seeds) as child runs; resumable
   sweep list | show ID         recorded sweeps; a sweep's leaderboard (mean ± std over seeds)
+  merge SHARD|DIR... [--db M]  fold shard stores (Slurm array tasks) into the store; idempotent
   query "SQL"                  query the store (read-only unless --write)
   compare RUN_A RUN_B          paired significance test of two runs (per-case ranks)
   report transfer|html         negative-transfer table; one HTML report of charts (docs/report.md)
@@ -46,6 +47,7 @@ int xrec::cli::dispatch(std::vector<std::string> args) {
     if (command == "run") return xrec::cli::cmd_run(args);
     if (command == "runs") return xrec::cli::cmd_runs(args);
     if (command == "sweep") return xrec::cli::cmd_sweep(args);
+    if (command == "merge") return xrec::cli::cmd_merge(args);
     if (command == "query") return xrec::cli::cmd_query(args);
     if (command == "compare") return xrec::cli::cmd_compare(args);
     if (command == "report") return xrec::cli::cmd_report(args);

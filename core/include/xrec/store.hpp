@@ -74,6 +74,14 @@ struct StageInput {
   std::string path, sha256;
 };
 
+// What Store::merge did (`xrec merge`).
+struct MergeReport {
+  int shards = 0;
+  int runs_added = 0, runs_skipped = 0, runs_updated = 0;  // skipped: merged before
+  int sweeps_added = 0;
+  int trials_added = 0, trials_updated = 0;
+};
+
 enum class RunStatus { Running, Finished, Failed, Interrupted };
 const char* to_string(RunStatus s);
 
@@ -181,6 +189,13 @@ class Store {
   // Closes a run still 'running' whose process the caller saw end (a crashed sweep trial); false when it
   // was already closed.
   bool close_orphan_run(int64_t run, RunStatus status, const std::string& error);
+
+  // Folds shard stores (one per Slurm array task) into this one, in one transaction: sweeps (by name),
+  // runs with their params, metrics, final metrics, plugins, artifacts and case ranks (ids remapped),
+  // trials (the copy with more attempts wins). A run merged before is recognised by (host, pid,
+  // started_at, config_hash), so merging a shard twice adds nothing. A shard that is not a store, is of
+  // another schema version or is this store is an InputError and nothing is written (merge.cpp).
+  MergeReport merge(const std::vector<std::string>& shard_paths);
 
   // Runs SQL and returns the table. read_only (default) rejects statements that write.
   QueryResult query(const std::string& sql, bool read_only = true) const;

@@ -12,6 +12,7 @@
 #include "xrec/api/version.hpp"
 #include "xrec/sha256.hpp"
 #include "xrec/data/cold_start.hpp"
+#include "xrec/distributed/group.hpp"
 #include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/pointwise.hpp"
 #include "xrec/engine/runtime.hpp"
@@ -426,7 +427,19 @@ MetricMap RunContext::report(const std::vector<EvalCase>& cases, const std::vect
   return m;
 }
 
+namespace {
+// A strategy that draws its own batches runs its own loop, which data parallelism (ADR 0016) does not
+// split or all-reduce: refused rather than trained N times over.
+void refuse_custom_loop(const char* what) {
+  if (distributed::active())
+    throw InputError(std::string("data parallel (--nproc / srun) needs the engine's training loop, but this "
+                                 "transfer strategy runs its own (it called ") +
+                     what + "); run it in one process");
+}
+}  // namespace
+
 Batch RunContext::sample_batch(const Task& task, int64_t batch_size) {
+  refuse_custom_loop("sample_batch");
   Batch b = batches(task).sample(batch_size);
   b.inputs = b.inputs.to(device_);
   b.targets = b.targets.to(device_);
@@ -569,6 +582,7 @@ PointwiseFields RunContext::pointwise_fields() const {
 }
 
 PointwiseBatch RunContext::pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) {
+  refuse_custom_loop("pointwise_batch");
   if (!target_.data) throw Error("pointwise_batch: the target task has no data");
   return to_device(engine::pointwise_batch(*target_.data, pointwise_rows(users, part)), device_);
 }

@@ -9,6 +9,8 @@
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/progress.hpp"
+#include "xrec/distributed/data_parallel.hpp"
+#include "xrec/distributed/group.hpp"
 #include "xrec/engine/metrics.hpp"
 
 namespace xrec::engine {
@@ -227,9 +229,15 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
         next[d] = 0;
       }
       Batch batch = to_device(b.get(next[d]++), hooks.device);
+      // Data parallel (ADR 0016): this rank's rows, its loss weighted by its share of the target positions,
+      // gradients summed over the ranks, so every rank steps as one process on the whole batch would.
+      const bool dp = distributed::active();
+      if (dp) batch = distributed::shard_batch(batch);
       optimizer->zero_grad();
       auto loss = model.loss(domains[d].model_domain, batch);
+      if (dp) loss = distributed::weight_loss(loss, batch);
       loss.backward();
+      if (dp) distributed::allreduce_gradients(trainable);
       if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip);
       optimizer->step();
       loss_sum += loss.detach();
@@ -238,6 +246,7 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
       ++n;
       ++steps;
     }
+    if (distributed::active()) loss_sum = distributed::allreduce_sum(loss_sum).reshape({});  // the whole batch's
     bar.finish();
     const double train_loss = loss_sum.item<double>() / static_cast<double>(std::max<int64_t>(n, 1));
     if (!std::isfinite(train_loss))
@@ -246,6 +255,7 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
     const double train_seconds = seconds_since(epoch_start);
     hooks.record("train", "loss", epoch, train_loss);
     hooks.record("train", "seconds", epoch, train_seconds);
+    if (distributed::active()) hooks.record("train", "allreduce_seconds", epoch, distributed::take_comm_seconds());
     result.epochs_run = epoch + 1;
 
     const bool last = o.steps > 0 ? steps >= o.steps : epoch + 1 == o.epochs;
