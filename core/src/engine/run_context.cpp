@@ -105,7 +105,17 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
   } else {
     encoder = registry_.get(Kind::ItemEncoder, ec->type).item_encoder(ec->params, component_context(ec->type));
   }
-  auto model = std::make_shared<HostSequenceModel>(items, encoder, backbone, quantizer, parse_loss(train_.str("loss")));
+  // Transductive (item_encoder.with_ids): the id tables added to the encoder's vectors.
+  std::shared_ptr<ItemEncoder> ids;
+  if (ec && ec->params.has("with_ids") && ec->params.flag("with_ids")) {
+    if (ec->type == "id")
+      throw InputError("item_encoder.with_ids: true adds id tables to a feature encoder, but the encoder is `id` "
+                       "(already the id tables); remove with_ids or choose another item_encoder.type");
+    ids = std::make_shared<IdItemEncoder>(bc->params.has("init_std") ? bc->params.real("init_std") : 0.02);
+  }
+  auto model =
+      std::make_shared<HostSequenceModel>(items, encoder, backbone, quantizer, parse_loss(train_.str("loss")), ids);
+  model->set_scoring(train_.str("score") == "cosine" ? Scoring::Cosine : Scoring::Dot, train_.real("temperature"));
   model->set_length_groups(train_.flag("length_groups"));
   model->to(device_);
   max_len_ = backbone->max_len();
@@ -137,9 +147,16 @@ TrainOptions RunContext::stage_options(const StageSpec& spec) const {
   for (auto& text : config.str_list("groups")) o.groups.push_back(parse_group(text, spec.name));
   o.groups.insert(o.groups.end(), spec.groups.begin(), spec.groups.end());
   o.mix_seed = plugin_.seed * 7919 + 2;
-  if (spec.loss && *spec.loss != train_.str("loss"))
-    throw InputError("stage '" + spec.name + "' asks for loss " + *spec.loss + ", but the model was made with train.loss " +
-                     train_.str("loss") + " (the loss is fixed when the model is made)");
+  // ce and inbatch train on the same batches (no negatives), so a stage may switch between them; bce needs
+  // negatives in the batches, which are shaped for the whole run.
+  const std::string loss = r.pick("loss", spec.loss, str), made = train_.str("loss");
+  if (loss != made && (loss == "bce" || made == "bce"))
+    throw InputError("stage '" + spec.name + "' asks for loss " + loss + ", but the model was made with train.loss " +
+                     made + " (bce is fixed when the model is made; a stage may switch between ce and inbatch)");
+  for (const char* key : {"score", "temperature"})
+    if (!(config.at(key) == train_.at(key)))
+      throw InputError("stages." + spec.name + "." + key + " differs from train." + key +
+                       ", but scoring is fixed when the model is made: set train." + key + " instead");
   return o;
 }
 
@@ -164,6 +181,24 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
   hooks.check_interrupted = [] { engine::check_interrupted(); };
   hooks.log = plugin_.log;
   hooks.device = device_;
+  // The stage's loss and auxiliary loss, on the host's model for this stage only.
+  const Resolver r_loss{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))};
+  const LossKind loss = parse_loss(r_loss.pick("loss", spec.loss, [](const Params& p, const std::string& k) {
+    return p.str(k);
+  }));
+  const bool aux = r_loss.pick("aux_loss", spec.aux_loss, [](const Params& p, const std::string& k) { return p.flag(k); });
+  auto* host = dynamic_cast<HostSequenceModel*>(&model);
+  if (!host && (loss != parse_loss(train_.str("loss")) || !aux))
+    throw InputError("stage '" + spec.name + "' sets loss or aux_loss, which only the host's sequence model supports");
+  struct Restore {
+    HostSequenceModel* m;
+    LossKind loss;
+    bool aux;
+    ~Restore() {
+      if (m) m->set_loss(loss), m->set_aux_loss(aux);
+    }
+  } restore{host, host ? host->loss_kind() : loss, host ? host->aux_loss() : aux};
+  if (host) host->set_loss(loss), host->set_aux_loss(aux);
   TrainResult r = train_stage(model, spec.name, domains, o, hooks);
   const bool checkpoint = Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
       "checkpoint", spec.checkpoint, [](const Params& p, const std::string& k) { return p.flag(k); });
