@@ -5,10 +5,13 @@
 // for one configured pair. The adapters are shared by every domain the model is bound to (that is what
 // transfers). Every parameter is read through FastWeights. Parameter names (stable; stage policies freeze and
 // re-initialise them by glob):
-//   adapters.<modality>.experts.weight  [E, D, in]   expert maps
-//   adapters.<modality>.experts.bias    [E, in]      whitening: the subtracted bias b; linear: [E, D] output bias
-//   adapters.<modality>.gate.weight     [in, E]      W_g (zero-initialised)
-//   adapters.<modality>.gate.noise      [in, E]      W_n (zero-initialised)
+//   adapters.<modality>.experts.weight  [E * D, in]  expert maps (expert e: rows e*D .. e*D + D - 1)
+//   adapters.<modality>.experts.bias    [E * in]     whitening: the subtracted bias b; linear: [E * D] output bias
+//   adapters.<modality>.gate.w_gate     [in * E]     W_g [in, E] (zero-initialised)
+//   adapters.<modality>.gate.w_noise    [in * E]     W_n [in, E] (zero-initialised)
+// Shapes are chosen for the host's `reinit` rule (matrices Xavier-normal, 1-d `*weight` ones, other 1-d zeros):
+// re-initialised gates and biases are zero as in ANT's re-learning, and an expert map is Xavier-drawn over
+// its fans (in, E * D).
 // <modality> is the feature name with every character outside [A-Za-z0-9_] replaced by '_' (numeric:price ->
 // numeric_price).
 #include <torch/torch.h>
@@ -97,7 +100,7 @@ AntOptions ant_options(const Params& p) {
 struct Adapter {
   std::string name;  // the feature name
   bool whiten = false;
-  int64_t in = 0;
+  int64_t in = 0, dim = 0;
   torch::Tensor weight, bias, gate, noise;  // parameters (see the file comment)
   std::vector<torch::Tensor> features;      // per domain [N + 1, in] (zero-padded to `in` for a linear map)
   std::vector<torch::Tensor> present;       // per domain [N + 1] bool: the item has this modality (row 0: no)
@@ -139,11 +142,11 @@ class AntEncoder : public ItemEncoder {
       auto module = std::make_shared<torch::nn::Module>();
       auto experts = std::make_shared<torch::nn::Module>();
       auto gate = std::make_shared<torch::nn::Module>();
-      a.weight = experts->register_parameter("weight", torch::randn({o_.experts, dim, a.in}) * o_.init_std);
-      a.bias = experts->register_parameter(
-          "bias", a.whiten ? torch::zeros({o_.experts, a.in}) : torch::zeros({o_.experts, dim}));
-      a.gate = gate->register_parameter("weight", torch::zeros({a.in, o_.experts}));
-      a.noise = gate->register_parameter("noise", torch::zeros({a.in, o_.experts}));
+      a.weight = experts->register_parameter("weight", torch::randn({o_.experts * dim, a.in}) * o_.init_std);
+      a.bias = experts->register_parameter("bias", torch::zeros({o_.experts * (a.whiten ? a.in : dim)}));
+      a.gate = gate->register_parameter("w_gate", torch::zeros({a.in * o_.experts}));
+      a.noise = gate->register_parameter("w_noise", torch::zeros({a.in * o_.experts}));
+      a.dim = dim;
       module->register_module("experts", experts);
       module->register_module("gate", gate);
       modules_.push_back(module);
@@ -256,8 +259,8 @@ class AntEncoder : public ItemEncoder {
   // [n, in] -> [n, D]: the experts' outputs weighted by the gate.
   torch::Tensor adapt(const Adapter& a, const torch::Tensor& x, const FastWeights& w) {
     namespace F = torch::nn::functional;
-    const auto& weight = w(a.weight);
-    const auto& bias = w(a.bias);
+    const auto weight = w(a.weight).view({o_.experts, a.dim, a.in});
+    const auto bias = w(a.bias).view({o_.experts, -1});
     std::vector<torch::Tensor> outs;
     for (int64_t e = 0; e < o_.experts; ++e) {
       auto xe = o_.dropout > 0 ? F::dropout(x, F::DropoutFuncOptions().p(o_.dropout).training(is_training())) : x;
@@ -265,9 +268,10 @@ class AntEncoder : public ItemEncoder {
     }
     auto y = torch::stack(outs, 1);  // [n, E, D]
     // The gate reads the raw features (ANT: x, not the dropped-out input); noise in training only.
-    auto logits = torch::matmul(x, w(a.gate));
+    auto logits = torch::matmul(x, w(a.gate).view({a.in, o_.experts}));
     if (o_.noise && is_training())
-      logits = logits + torch::randn_like(logits) * (F::softplus(torch::matmul(x, w(a.noise))) + 0.01);
+      logits = logits +
+               torch::randn_like(logits) * (F::softplus(torch::matmul(x, w(a.noise).view({a.in, o_.experts}))) + 0.01);
     auto g = torch::softmax(logits, -1);  // [n, E]
     return (g.unsqueeze(-1) * y).sum(1);
   }

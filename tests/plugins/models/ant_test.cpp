@@ -6,6 +6,8 @@
 
 #include "model_plugin_harness.hpp"
 #include "xrec/api/item_encoder.hpp"
+#include "xrec/engine/item_encoders.hpp"
+#include "xrec/engine/trainer.hpp"
 
 using namespace xrec;
 using namespace xrec::test::models;
@@ -44,6 +46,15 @@ std::shared_ptr<ItemEncoder> make_ant(const std::map<std::string, Value>& values
 
 torch::Tensor param(ItemEncoder& e, const std::string& name) { return e.named_parameters()[name]; }
 
+// The expert maps [E, D, in] and biases [E, in or D] of a modality, from their stored (flat) layout.
+torch::Tensor experts(ItemEncoder& e, const std::string& m, int64_t E = 3, int64_t D = 2) {
+  auto w = param(e, "adapters." + m + ".experts.weight");
+  return w.view({E, D, w.size(1)});
+}
+torch::Tensor biases(ItemEncoder& e, const std::string& m, int64_t E = 3) {
+  return param(e, "adapters." + m + ".experts.bias").view({E, -1});
+}
+
 torch::Tensor features(const DomainData& d, size_t f) {
   auto& x = d.item_features[f];
   return torch::tensor(x.values).view({d.num_items + 1, x.dim});
@@ -80,19 +91,20 @@ TEST(Ant, KeepsItsParameterNamesAndShapes) {
   auto enc = make_ant(values, {{"toy", 3, &d}}, 5);
   EXPECT_EQ(parameter_names(*enc),
             (std::vector<std::string>{"adapters.text.experts.weight", "adapters.text.experts.bias",
-                                      "adapters.text.gate.weight", "adapters.text.gate.noise",
+                                      "adapters.text.gate.w_gate", "adapters.text.gate.w_noise",
                                       "adapters.attributes.experts.weight", "adapters.attributes.experts.bias",
-                                      "adapters.attributes.gate.weight", "adapters.attributes.gate.noise",
+                                      "adapters.attributes.gate.w_gate", "adapters.attributes.gate.w_noise",
                                       "adapters.numeric_price.experts.weight", "adapters.numeric_price.experts.bias",
-                                      "adapters.numeric_price.gate.weight", "adapters.numeric_price.gate.noise"}));
-  EXPECT_EQ(param(*enc, "adapters.text.experts.weight").sizes(), (std::vector<int64_t>{3, 5, 4}));
-  EXPECT_EQ(param(*enc, "adapters.text.experts.bias").sizes(), (std::vector<int64_t>{3, 4}));        // whitening: b
-  EXPECT_EQ(param(*enc, "adapters.attributes.experts.bias").sizes(), (std::vector<int64_t>{3, 5}));  // linear: c
-  EXPECT_EQ(param(*enc, "adapters.text.gate.weight").sizes(), (std::vector<int64_t>{4, 3}));
+                                      "adapters.numeric_price.gate.w_gate", "adapters.numeric_price.gate.w_noise"}));
+  EXPECT_EQ(param(*enc, "adapters.text.experts.weight").sizes(), (std::vector<int64_t>{15, 4}));  // [E * D, in]
+  EXPECT_EQ(param(*enc, "adapters.text.experts.bias").sizes(), (std::vector<int64_t>{12}));        // whitening b: E * in
+  EXPECT_EQ(param(*enc, "adapters.attributes.experts.bias").sizes(), (std::vector<int64_t>{15}));  // linear c: E * D
+  EXPECT_EQ(param(*enc, "adapters.text.gate.w_gate").sizes(), (std::vector<int64_t>{12}));         // W_g [in, E]
   // Gates and biases start at zero.
-  for (auto& n : {"adapters.text.gate.weight", "adapters.text.gate.noise", "adapters.text.experts.bias",
+  for (auto& n : {"adapters.text.gate.w_gate", "adapters.text.gate.w_noise", "adapters.text.experts.bias",
                   "adapters.attributes.experts.bias"})
     EXPECT_EQ(param(*enc, n).abs().sum().item<double>(), 0) << n;
+  EXPECT_NEAR(param(*enc, "adapters.text.experts.weight").std().item<double>(), 0.02, 0.01);
 }
 
 TEST(Ant, ZeroGatesWeighExpertsUniformlyAndWhiteningSubtractsTheBias) {
@@ -100,13 +112,12 @@ TEST(Ant, ZeroGatesWeighExpertsUniformlyAndWhiteningSubtractsTheBias) {
   auto enc = make_ant(kToy, {{"toy", 3, &d}});
   {  // a whitening bias that is not zero, so that the test sees it subtracted
     torch::NoGradGuard g;
-    param(*enc, "adapters.text.experts.bias").copy_(torch::randn({3, 4}));
-    param(*enc, "adapters.attributes.experts.bias").copy_(torch::randn({3, 2}));
+    param(*enc, "adapters.text.experts.bias").copy_(torch::randn({12}));
+    param(*enc, "adapters.attributes.experts.bias").copy_(torch::randn({6}));
   }
-  auto text = uniform_mixture(features(d, 0), param(*enc, "adapters.text.experts.weight"),
-                              param(*enc, "adapters.text.experts.bias"), true);
-  auto attr = uniform_mixture(features(d, 1), param(*enc, "adapters.attributes.experts.weight"),
-                              param(*enc, "adapters.attributes.experts.bias"), false);
+  auto text = uniform_mixture(features(d, 0), experts(*enc, "text"), biases(*enc, "text"), true);
+  auto attr = uniform_mixture(features(d, 1), experts(*enc, "attributes"),
+                              biases(*enc, "attributes"), false);
   auto out = enc->forward(0).detach();
   ASSERT_EQ(out.sizes(), (std::vector<int64_t>{4, 2}));
   EXPECT_TRUE(torch::equal(out[0], torch::zeros({2})));  // padding
@@ -124,10 +135,9 @@ TEST(Ant, WithoutAFusionPairTheVectorIsTheSum) {
   auto values = kToy;
   values["fusion"] = std::vector<std::string>{};
   auto enc = make_ant(values, {{"toy", 3, &d}});
-  auto text = uniform_mixture(features(d, 0), param(*enc, "adapters.text.experts.weight"),
-                              param(*enc, "adapters.text.experts.bias"), true);
-  auto attr = uniform_mixture(features(d, 1), param(*enc, "adapters.attributes.experts.weight"),
-                              param(*enc, "adapters.attributes.experts.bias"), false);
+  auto text = uniform_mixture(features(d, 0), experts(*enc, "text"), biases(*enc, "text"), true);
+  auto attr = uniform_mixture(features(d, 1), experts(*enc, "attributes"),
+                              biases(*enc, "attributes"), false);
   EXPECT_TRUE(close(enc->forward(0).detach()[1], text[1] + attr[1]));
 }
 
@@ -142,9 +152,9 @@ TEST(Ant, TheGateFollowsItsWeightsAndIsNoisyInTrainingOnly) {
   auto gate = torch::zeros({4, 3});
   gate[0][1] = 50;
   FastWeights w;
-  w.set(param(*enc, "adapters.text.gate.weight"), gate);
+  w.set(param(*enc, "adapters.text.gate.w_gate"), gate.view({-1}));
   auto x = features(d, 0)[1];
-  auto expert1 = torch::matmul(x, param(*enc, "adapters.text.experts.weight")[1].t());
+  auto expert1 = torch::matmul(x, experts(*enc, "text")[1].t());
   EXPECT_TRUE(torch::allclose(enc->forward(0, w).detach()[1], expert1, 1e-4, 1e-5));
   // Evaluation is deterministic; training draws gate noise (std softplus(0) + 0.01 with zero W_n).
   EXPECT_TRUE(torch::equal(enc->forward(0), enc->forward(0)));
@@ -160,10 +170,9 @@ TEST(Ant, TheGateFollowsItsWeightsAndIsNoisyInTrainingOnly) {
 TEST(Ant, CrossModalLossIsInfoNceOverTheBatchsItemsWithBothModalities) {
   DomainData d = toy_domain();
   auto enc = make_ant(kToy, {{"toy", 3, &d}});
-  auto text = uniform_mixture(features(d, 0), param(*enc, "adapters.text.experts.weight"),
-                              param(*enc, "adapters.text.experts.bias"), true);
-  auto attr = uniform_mixture(features(d, 1), param(*enc, "adapters.attributes.experts.weight"),
-                              param(*enc, "adapters.attributes.experts.bias"), false);
+  auto text = uniform_mixture(features(d, 0), experts(*enc, "text"), biases(*enc, "text"), true);
+  auto attr = uniform_mixture(features(d, 1), experts(*enc, "attributes"),
+                              biases(*enc, "attributes"), false);
   // The batch predicts items 3, 1, 3, 2: distinct items 1 and 3 have both modalities (2 has no text).
   auto loss = enc->auxiliary_loss(0, torch::tensor({3, 1, 3, 2}, torch::kLong));
   ASSERT_TRUE(loss.defined());
@@ -211,7 +220,7 @@ TEST(Ant, SharesAdaptersAcrossDomainsAndPadsNarrowerLinearInputs) {
   b.item_ids = {"", "j1"};
   b.item_features = {{"text", 4, {0, 0, 0, 0, 1, 1, 1, 1}}, {"attributes", 1, {0, 1}}};
   auto enc = make_ant(kToy, {{"toy", 3, &a}, {"other", 1, &b}});
-  EXPECT_EQ(param(*enc, "adapters.attributes.experts.weight").size(2), 2);  // the widest domain
+  EXPECT_EQ(param(*enc, "adapters.attributes.experts.weight").size(1), 2);  // the widest domain
   EXPECT_EQ(enc->forward(1).sizes(), (std::vector<int64_t>{2, 2}));
   // A whitening modality must have one width.
   b.item_features[0] = {"text", 2, {0, 0, 1, 1}};
@@ -250,4 +259,33 @@ TEST(Ant, RefusesBadInputBeforeTraining) {
   one["cross_modal"] = std::vector<std::string>{"text"};
   expect_input_error([&] { make_ant(one, {{"toy", 3, &d}}); }, {"cross_modal must name two different modalities"});
   expect_input_error([&] { make_ant(kToy, {{"bare", 3, nullptr}}); }, {"has no data"});
+}
+
+// Re-learning re-initialises the adapters with the host's `reinit` rule: gates and biases come back to zero (as
+// ANT's re-learning wants), expert maps are redrawn; a transductive model's id tables are apart (item_ids.*).
+TEST(Ant, HostReinitZeroesGatesAndBiasesAndRedrawsExperts) {
+  DomainData d = toy_domain();
+  auto enc = plugin_registry().get(Kind::ItemEncoder, "ant").item_encoder(
+      component_params(Kind::ItemEncoder, "ant", kToy), PluginContext());
+  engine::HostSequenceModel model({{"toy", 3, &d}}, enc, make_backbone("sasrec", {{"hidden", 4}, {"heads", 1}}),
+                                  nullptr, engine::LossKind::CrossEntropy,
+                                  std::make_shared<engine::IdItemEncoder>(0.02));
+  auto params = model.named_parameters();
+  ASSERT_TRUE(params.contains("item_encoder.adapters.text.gate.w_gate"));
+  ASSERT_TRUE(params.contains("item_ids.items_0"));
+  {
+    torch::NoGradGuard g;
+    for (auto& p : enc->parameters()) p.fill_(0.3);
+  }
+  engine::TrainOptions o;
+  o.reinit = {"item_encoder.adapters.*"};
+  engine::prepare_stage(model, o, "relearn");
+  for (auto& item : enc->named_parameters()) {
+    const bool map = item.key().find("experts.weight") != std::string::npos;
+    if (map) {
+      EXPECT_GT(max_diff(item.value(), torch::full_like(item.value(), 0.3)), 1e-3) << item.key();
+    } else {
+      EXPECT_EQ(item.value().abs().sum().item<double>(), 0) << item.key();
+    }
+  }
 }
