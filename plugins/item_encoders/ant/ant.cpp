@@ -131,14 +131,14 @@ class AntEncoder : public ItemEncoder {
                                   {domains[d].num_items + 1, found[d]->dim}, torch::kFloat)
                      .clone();
         // A linear map's extra input columns are zero for a narrower domain: they add nothing to its items.
-        if (found[d]->dim < a.in) x = torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({0, a.in - found[d]->dim}));
+        if (found[d]->dim < a.in)
+          x = torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({0, a.in - found[d]->dim}));
         auto present = x.ne(0).any(1);
         present[0] = false;
         a.features.push_back(x);
         a.present.push_back(present);
       }
       // Draws in modality order: expert maps normal(0, init_std); biases and the gate start at zero (ANT).
-      const std::string p = "adapters." + param_name(a.name);
       auto module = std::make_shared<torch::nn::Module>();
       auto experts = std::make_shared<torch::nn::Module>();
       auto gate = std::make_shared<torch::nn::Module>();
