@@ -48,12 +48,13 @@ TEST(DataE2E, EveryShippedConfigValidatesAndLoads) {
     if (p.filename() == "catalog.yaml") continue;  // the dataset catalog, not an experiment
     const std::string env =
         "XREC_DATA='" + std::string(XREC_TEST_SHARED_DATA) + "' XREC_CACHE='" + dir.file("cache") + "'";
-    // Under configs/sweeps/: a spec (it has `base:`) plans every trial with `xrec sweep --dry-run`; the others
-    // are the bases the specs complete with a method, so only their data is checked.
+    // A sweep spec (it has `base:`; under configs/sweeps/ or a study's configs/<method>/) plans every trial with
+    // `xrec sweep --dry-run`; the other files under configs/sweeps/ are the bases the specs complete with a
+    // method, so only their data is checked.
     const bool sweeps = p.parent_path().filename() == "sweeps";
     std::ifstream in(p);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const bool spec = sweeps && (text.rfind("base:", 0) == 0 || text.find("\nbase:") != std::string::npos);
+    const bool spec = text.rfind("base:", 0) == 0 || text.find("\nbase:") != std::string::npos;
     if (spec) {
       auto plan = xrec_cmd("sweep '" + p.string() + "' --dry-run --db '" + dir.file("xrec.db") + "'", env, kSource);
       EXPECT_EQ(plan.code, 0) << p << "\n" << plan.output;

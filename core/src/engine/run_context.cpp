@@ -108,7 +108,17 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
   } else {
     encoder = registry_.get(Kind::ItemEncoder, ec->type).item_encoder(ec->params, component_context(ec->type));
   }
-  auto model = std::make_shared<HostSequenceModel>(items, encoder, backbone, quantizer, parse_loss(train_.str("loss")));
+  // Transductive (item_encoder.with_ids): the id tables added to the encoder's vectors.
+  std::shared_ptr<ItemEncoder> ids;
+  if (ec && ec->params.has("with_ids") && ec->params.flag("with_ids")) {
+    if (ec->type == "id")
+      throw InputError("item_encoder.with_ids: true adds id tables to a feature encoder, but the encoder is `id` "
+                       "(already the id tables); remove with_ids or choose another item_encoder.type");
+    ids = std::make_shared<IdItemEncoder>(bc->params.has("init_std") ? bc->params.real("init_std") : 0.02);
+  }
+  auto model =
+      std::make_shared<HostSequenceModel>(items, encoder, backbone, quantizer, parse_loss(train_.str("loss")), ids);
+  model->set_scoring(train_.str("score") == "cosine" ? Scoring::Cosine : Scoring::Dot, train_.real("temperature"));
   model->set_length_groups(train_.flag("length_groups"));
   model->to(device_);
   max_len_ = backbone->max_len();
@@ -140,6 +150,11 @@ TrainOptions RunContext::stage_options(const StageSpec& spec) const {
   for (auto& text : config.str_list("groups")) o.groups.push_back(parse_group(text, spec.name));
   o.groups.insert(o.groups.end(), spec.groups.begin(), spec.groups.end());
   o.mix_seed = plugin_.seed * 7919 + 2;
+  // Scoring (dot or cosine with a temperature) is fixed when the model is made.
+  for (const char* key : {"score", "temperature"})
+    if (!(config.at(key) == train_.at(key)))
+      throw InputError("stages." + spec.name + "." + key + " differs from train." + key +
+                       ", but scoring is fixed when the model is made: set train." + key + " instead");
   return o;
 }
 
@@ -228,6 +243,20 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
         plugin_.log->info("[{}] resumed after epoch {} from {}", spec.name, p.next_epoch, last);
       };
   }
+  // The item encoder's auxiliary loss (e.g. ANT's cross-modal term), on or off for this stage only.
+  const bool aux = Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+      "aux_loss", spec.aux_loss, [](const Params& p, const std::string& k) { return p.flag(k); });
+  auto* host = dynamic_cast<HostSequenceModel*>(&model);
+  if (!host && !aux)
+    throw InputError("stage '" + spec.name + "' turns aux_loss off, which only the host's sequence model supports");
+  struct RestoreAux {
+    HostSequenceModel* m;
+    bool before;
+    ~RestoreAux() {
+      if (m) m->set_aux_loss(before);
+    }
+  } restore_aux{host, host ? host->aux_loss() : aux};
+  if (host) host->set_aux_loss(aux);
   TrainResult r;
   {
     LossScope loss(model, stage_loss(spec), train_.str("loss"), spec.name);

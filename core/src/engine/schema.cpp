@@ -67,8 +67,20 @@ ConfigSchema build() {
               "Keep the stage's output in the store's stage cache, keyed by the weights at stage start, the stage's "
               "options, its data and the seed; a later stage with the same key loads it instead of training"),
       real("grad_clip", 0.0, "Clip the gradient norm to this value; 0 = off").at_least(0),
-      string("loss", "ce", "ce: full softmax over all items; bce: binary CE with sampled negatives (original SASRec)")
-          .one_of({"ce", "bce"}),
+      string("loss", "ce",
+             "ce: full softmax over all items; bce: binary CE with sampled negatives (original SASRec); inbatch: "
+             "in-batch contrastive, the batch's other targets are the negatives, a repeat of the row's own target "
+             "masked (UniSRec, ANT pre-training). A stage may switch between ce and inbatch, not to or from bce")
+          .one_of({"ce", "bce", "inbatch"}),
+      string("score", "dot",
+             "How a state scores an item in the losses and in ranking: dot product, or cosine similarity divided "
+             "by train.temperature (UniSRec, ANT). Fixed when the model is made (stages cannot change it)")
+          .one_of({"dot", "cosine"}),
+      real("temperature", 0.07, "Temperature of cosine scores (score: cosine); fixed when the model is made")
+          .at_least(1e-6),
+      boolean("aux_loss", true,
+              "Add the item encoder's auxiliary loss to the training loss (e.g. ANT's cross-modal contrastive "
+              "term); off for a stage that should train on the recommendation loss alone"),
       integer("negatives", 1, "Sampled negatives per position for the bce loss").at_least(1),
       string("samples", "sequence",
              "sequence: one sample per training sequence, a target at every position (SASRec, S3-Rec); prefix: "
@@ -141,7 +153,10 @@ ConfigSchema build() {
       {"quantizer", Kind::Quantizer, false, false, "Optional quantizer between item tables and the backbone", {}, {},
        {}},
       {"item_encoder", Kind::ItemEncoder, false, false,
-       "Item vectors the backbone reads and scoring compares with (default: the built-in `id` table per domain)", {},
+       "Item vectors the backbone reads and scoring compares with (default: the built-in `id` table per domain)",
+       {param::boolean("with_ids", false,
+                       "Transductive: add a free id vector per item (the `id` encoder's tables, parameters "
+                       "item_ids.items_<d>, drawn with the backbone's init_std) to this encoder's vectors")},
        {}, {}},
       {"pointwise_model", Kind::PointwiseModel, false, false,
        "CTR-style model over user and item fields, for cold-start strategies (TransferContext::make_pointwise_model)",

@@ -6,6 +6,8 @@
 #include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/length_groups.hpp"
 
+#include <limits>
+
 namespace xrec::engine {
 
 namespace {
@@ -19,7 +21,17 @@ torch::Tensor follow(const torch::Tensor& ids, const torch::Tensor& items) {
 LossKind parse_loss(const std::string& name) {
   if (name == "ce") return LossKind::CrossEntropy;
   if (name == "bce") return LossKind::BinaryCrossEntropy;
-  throw InputError("unknown loss '" + name + "' (expected ce or bce)");
+  if (name == "inbatch") return LossKind::InBatch;
+  throw InputError("unknown loss '" + name + "' (expected ce, inbatch or bce)");
+}
+
+std::string to_string(LossKind loss) {
+  switch (loss) {
+    case LossKind::CrossEntropy: return "ce";
+    case LossKind::BinaryCrossEntropy: return "bce";
+    case LossKind::InBatch: return "inbatch";
+  }
+  return "?";
 }
 
 namespace {
@@ -37,9 +49,10 @@ HostSequenceModel::HostSequenceModel(std::vector<int64_t> num_items, std::shared
 
 HostSequenceModel::HostSequenceModel(const std::vector<ItemDomain>& domains, std::shared_ptr<ItemEncoder> encoder,
                                      std::shared_ptr<Backbone> backbone, std::shared_ptr<Quantizer> quantizer,
-                                     LossKind loss)
+                                     LossKind loss, std::shared_ptr<ItemEncoder> ids)
     : domains_(domains),
       encoder_(std::move(encoder)),
+      ids_(std::move(ids)),
       backbone_(std::move(backbone)),
       quantizer_(std::move(quantizer)),
       loss_(loss) {
@@ -47,9 +60,14 @@ HostSequenceModel::HostSequenceModel(const std::vector<ItemDomain>& domains, std
   if (!encoder_) throw Error("HostSequenceModel needs an item encoder");
   for (auto& d : domains_)
     if (d.num_items < 1) throw InputError("domain '" + d.name + "' has no items");
-  // Parameter order (and so FastWeights::from and the optimizer's order): item encoder, backbone, quantizer.
+  // Parameter order (and so FastWeights::from and the optimizer's order): item encoder, id tables of a
+  // transductive model, backbone, quantizer.
   encoder_->bind(domains_, backbone_->hidden_size());
   register_module("item_encoder", encoder_);
+  if (ids_) {
+    ids_->bind(domains_, backbone_->hidden_size());
+    register_module("item_ids", ids_);
+  }
   register_module("backbone", backbone_);
   if (quantizer_) register_module("quantizer", quantizer_);
   initialize_quantizer();
@@ -61,17 +79,43 @@ void HostSequenceModel::initialize_quantizer() {
   QuantizerInit init;
   init.domains = domains_;
   for (size_t d = 0; d < domains_.size(); ++d)
-    init.item_vectors.push_back(encoder_->forward(static_cast<int64_t>(d)).detach());
+    init.item_vectors.push_back(encoder_vectors(static_cast<int64_t>(d), FastWeights()).detach());
   quantizer_->initialize(init);
 }
 
 std::pair<torch::Tensor, torch::Tensor> HostSequenceModel::items_and_aux(int64_t domain, const FastWeights& w) {
   if (domain < 0 || domain >= num_domains())
     throw Error("model has no domain " + std::to_string(domain) + " (" + std::to_string(num_domains()) + " domains)");
-  torch::Tensor table = encoder_->forward(domain, w);
+  torch::Tensor table = encoder_vectors(domain, w);
   if (!quantizer_) return {table, torch::Tensor()};
   Quantized q = quantizer_->forward(table, w);
   return {q.vectors, q.loss};
+}
+
+torch::Tensor HostSequenceModel::encoder_vectors(int64_t domain, const FastWeights& w) {
+  torch::Tensor table = encoder_->forward(domain, w);
+  // Transductive: the id table added to the encoder's vectors (both have a zero padding row).
+  return ids_ ? table + ids_->forward(domain, w) : table;
+}
+
+void HostSequenceModel::set_scoring(Scoring scoring, double temperature) {
+  if (!(temperature > 0)) throw InputError("scoring temperature must be > 0, got " + std::to_string(temperature));
+  scoring_ = scoring;
+  temperature_ = temperature;
+}
+
+torch::Tensor HostSequenceModel::scores(const torch::Tensor& states, const torch::Tensor& items) const {
+  if (scoring_ == Scoring::Dot) return torch::matmul(states, items.t());
+  namespace F = torch::nn::functional;
+  const auto unit = F::NormalizeFuncOptions().dim(-1);
+  return torch::matmul(F::normalize(states, unit), F::normalize(items, unit).t()) / temperature_;
+}
+
+torch::Tensor HostSequenceModel::paired_scores(const torch::Tensor& states, const torch::Tensor& items) const {
+  if (scoring_ == Scoring::Dot) return (states * items).sum(-1);
+  namespace F = torch::nn::functional;
+  const auto unit = F::NormalizeFuncOptions().dim(-1);
+  return (F::normalize(states, unit) * F::normalize(items, unit)).sum(-1) / temperature_;
 }
 
 torch::Tensor HostSequenceModel::item_vectors(int64_t domain, const FastWeights& w) {
@@ -150,15 +194,29 @@ torch::Tensor HostSequenceModel::loss(int64_t domain, const Batch& host_batch, c
   torch::Tensor loss;
   if (loss_ == LossKind::CrossEntropy) {
     // Full softmax over real items only: column j of the logits is item j + 1 (padding never predicted).
-    auto logits = torch::matmul(h, items.slice(0, 1).t());  // [P, I]
+    auto logits = scores(h, items.slice(0, 1));  // [P, I]
     loss = torch::nn::functional::cross_entropy(logits, targets - 1);
+  } else if (loss_ == LossKind::InBatch) {
+    // In-batch contrastive (UniSRec, ANT): each predicting position against the target items of all P positions
+    // of the batch; another position with the same target is no negative (masked), its own target the positive.
+    auto logits = scores(h, items.index({targets}));  // [P, P]
+    auto same = targets.unsqueeze(1).eq(targets.unsqueeze(0));
+    same.fill_diagonal_(false);
+    logits = logits.masked_fill(same, -std::numeric_limits<double>::infinity());
+    loss = torch::nn::functional::cross_entropy(
+        logits, torch::arange(targets.size(0), torch::TensorOptions().dtype(torch::kLong).device(targets.device())));
   } else {
     if (!negatives.defined()) throw Error("bce loss needs sampled negatives in the batch");
-    auto pos = (h * items.index({targets})).sum(-1);                  // [P]
-    auto neg = (h.unsqueeze(1) * items.index({negatives})).sum(-1);  // [P, N]
+    auto pos = paired_scores(h, items.index({targets}));                // [P]
+    auto neg = paired_scores(h.unsqueeze(1), items.index({negatives}));  // [P, N]
     loss = torch::nn::functional::softplus(-pos).mean() + torch::nn::functional::softplus(neg).sum(-1).mean();
   }
-  return aux.defined() ? loss + aux : loss;
+  if (aux.defined()) loss = loss + aux;
+  if (aux_loss_) {
+    torch::Tensor extra = encoder_->auxiliary_loss(domain, targets, w);
+    if (extra.defined()) loss = loss + extra;
+  }
+  return loss;
 }
 
 torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor& host_inputs, const FastWeights& w) {
@@ -177,7 +235,7 @@ torch::Tensor HostSequenceModel::score_next(int64_t domain, const torch::Tensor&
   } else {
     last = backbone_->forward_last(torch::embedding(items, inputs, /*padding_idx=*/0), inputs.eq(0), w);
   }
-  return torch::matmul(last, items.t());
+  return scores(last, items);
 }
 
 }  // namespace xrec::engine

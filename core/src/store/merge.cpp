@@ -62,7 +62,7 @@ MergeReport Store::merge(const std::vector<std::string>& shard_paths) {
 
   MergeReport report;
   auto fail = [&](const std::string& what) { fail_sqlite("merge: " + what); };
-  Transaction tx(db_, fail);
+  Transaction tx(db_, fail, write_patience_ms_);
   for (auto& shard : shards) {
     const std::string& spath = shard->path();
     sqlite3* src = shard->db_;

@@ -272,7 +272,7 @@ void Store::migrate() {
   auto fail = [this](const std::string& what) { fail_sqlite(what); };
   const auto& steps = migrations();
   for (;;) {
-    Transaction tx(db_, fail);
+    Transaction tx(db_, fail, write_patience_ms_);
     int version = schema_version();
     if (version >= latest_schema_version()) {
       tx.commit(fail);

@@ -125,7 +125,7 @@ void Store::sweep_heartbeat(int64_t sweep) {
 void Store::set_sweep_reference(int64_t sweep, const std::string& variant) {
   auto fail = [&](const std::string& what) { fail_sqlite("set_sweep_reference(" + std::to_string(sweep) + "): " + what); };
   sqlite3_stmt* s = statement("UPDATE sweeps SET reference = ? WHERE id = ?");
-  write_one(db_, s, fail, [&] {
+  write_one(db_, s, write_patience_ms_, fail, [&] {
     if (variant.empty())
       sqlite3_bind_null(s, 1);
     else

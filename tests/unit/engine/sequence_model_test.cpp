@@ -337,3 +337,118 @@ TEST(SequenceModel, QuantizerPathScoresLossAndStraightThroughGradients) {
   ASSERT_TRUE(q->codebook_.grad().defined());
   EXPECT_GT(q->codebook_.grad().abs().sum().item<double>(), 0.0);
 }
+
+// ---- in-batch loss, cosine scoring, auxiliary loss, transductive ids ---------------------------------------
+
+TEST(SequenceModel, InBatchLossMasksRepeatedTargetsAsNegatives) {
+  torch::manual_seed(21);
+  HostSequenceModel m({5}, std::make_shared<MeanBackbone>(3), nullptr, LossKind::InBatch);
+  Batch b;
+  b.inputs = torch::tensor({{0, 1, 2, 3}, {0, 0, 4, 5}}, torch::kLong);
+  b.targets = torch::tensor({{0, 2, 3, 4}, {0, 0, 2, 1}}, torch::kLong);  // item 2 is the target twice
+  auto items = m.item_vectors(0);
+  auto states = m.encode(0, b.inputs);
+  std::vector<std::pair<torch::Tensor, int64_t>> pos;  // (state, target) of each predicting position, row order
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t t = 0; t < 4; ++t)
+      if (b.targets[r][t].item<int64_t>() > 0) pos.push_back({states[r][t], b.targets[r][t].item<int64_t>()});
+  double total = 0;
+  for (size_t i = 0; i < pos.size(); ++i) {
+    double num = 0, den = 0;
+    for (size_t j = 0; j < pos.size(); ++j) {
+      if (j != i && pos[j].second == pos[i].second) continue;  // the same item is no negative
+      const double e = std::exp((pos[i].first * items[pos[j].second]).sum().item<double>());
+      den += e;
+      if (j == i) num = e;
+    }
+    total += -std::log(num / den);
+  }
+  EXPECT_NEAR(m.loss(0, b).item<double>(), total / static_cast<double>(pos.size()), 1e-5);
+  EXPECT_EQ(parse_loss("inbatch"), LossKind::InBatch);
+  EXPECT_EQ(to_string(LossKind::InBatch), "inbatch");
+  // A stage may switch the loss: ce over all items gives another value.
+  m.set_loss(LossKind::CrossEntropy);
+  EXPECT_GT(std::abs(m.loss(0, b).item<double>() - total / static_cast<double>(pos.size())), 1e-4);
+}
+
+TEST(SequenceModel, CosineScoringDividesByTheTemperature) {
+  torch::manual_seed(22);
+  HostSequenceModel m({5}, std::make_shared<MeanBackbone>(3), nullptr, LossKind::CrossEntropy);
+  m.set_scoring(Scoring::Cosine, 0.5);
+  EXPECT_EQ(m.scoring(), Scoring::Cosine);
+  Batch b = toy_batch();
+  auto items = m.item_vectors(0);
+  auto states = m.encode(0, b.inputs);
+  auto cosine = [](const torch::Tensor& a, const torch::Tensor& v) {
+    return (a * v).sum().item<double>() / (a.norm().item<double>() * v.norm().item<double>());
+  };
+  // score_next: cos(last state, item) / 0.5; the padding row (all zeros) scores 0.
+  auto s = m.score_next(0, b.inputs);
+  for (int64_t i = 1; i <= 5; ++i) EXPECT_NEAR(s[0][i].item<double>(), cosine(states[0][3], items[i]) / 0.5, 1e-5);
+  EXPECT_NEAR(s[0][0].item<double>(), 0.0, 1e-7);
+  // ce: softmax over cos / 0.5 of the real items.
+  double total = 0;
+  int n = 0;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t t = 0; t < 4; ++t) {
+      const int64_t target = b.targets[r][t].item<int64_t>();
+      if (target == 0) continue;
+      double den = 0;
+      for (int64_t i = 1; i <= 5; ++i) den += std::exp(cosine(states[r][t], items[i]) / 0.5);
+      total += -(cosine(states[r][t], items[target]) / 0.5 - std::log(den));
+      ++n;
+    }
+  EXPECT_NEAR(m.loss(0, b).item<double>(), total / n, 1e-5);
+  EXPECT_THROW(m.set_scoring(Scoring::Cosine, 0), InputError);
+}
+
+namespace {
+// An encoder with an auxiliary loss: aux = 0.5 * sum of the vector rows of the items it is given.
+class AuxEncoder : public ItemEncoder {
+ public:
+  void bind(const std::vector<ItemDomain>& domains, int64_t dim) override {
+    table_ = register_parameter("table", torch::randn({domains[0].num_items + 1, dim}));
+  }
+  torch::Tensor forward(int64_t, const FastWeights& w) override {
+    auto t = w(table_).clone();
+    t[0].zero_();
+    return t;
+  }
+  torch::Tensor auxiliary_loss(int64_t, const torch::Tensor& items, const FastWeights& w) override {
+    seen = items.clone();
+    return 0.5 * w(table_).index({items}).sum();
+  }
+  torch::Tensor table_, seen;
+};
+}  // namespace
+
+TEST(SequenceModel, TheEncodersAuxiliaryLossIsAddedWhileOn) {
+  torch::manual_seed(23);
+  auto enc = std::make_shared<AuxEncoder>();
+  HostSequenceModel m({{"a", 5, nullptr}}, enc, std::make_shared<MeanBackbone>(3), nullptr, LossKind::CrossEntropy);
+  Batch b = toy_batch();
+  EXPECT_TRUE(m.aux_loss());
+  const double with = m.loss(0, b).item<double>();
+  EXPECT_TRUE(torch::equal(enc->seen, torch::tensor({2, 3, 4, 5, 1}, torch::kLong)));  // the batch's targets
+  const double aux = 0.5 * enc->table_.index({enc->seen}).sum().item<double>();
+  m.set_aux_loss(false);
+  EXPECT_NEAR(with, m.loss(0, b).item<double>() + aux, 1e-5);
+}
+
+TEST(SequenceModel, WithIdsAddsTheIdTableToTheEncodersVectors) {
+  DomainData a;
+  a.name = "a";
+  a.num_items = 2;
+  a.item_features = {{"x", 1, {0.f, 1.f, 2.f}}};
+  torch::manual_seed(24);
+  HostSequenceModel m({{"a", 2, &a}}, std::make_shared<FeatureEncoder>(), std::make_shared<MeanBackbone>(3), nullptr,
+                      LossKind::CrossEntropy, std::make_shared<IdItemEncoder>(0.5));
+  auto params = m.named_parameters();
+  ASSERT_TRUE(params.contains("item_ids.items_0"));
+  EXPECT_EQ(params[1].key(), "item_ids.items_0");  // right after the encoder's
+  auto ids = params["item_ids.items_0"];
+  auto expected = torch::tensor({{0.f, 0.f, 0.f}, {1.f, 1.f, 1.f}, {2.f, 2.f, 2.f}}) + ids;
+  EXPECT_TRUE(torch::allclose(m.item_vectors(0), expected));
+  EXPECT_TRUE(torch::equal(m.item_vectors(0)[0], torch::zeros({3})));
+  EXPECT_GT(ids.slice(0, 1).abs().sum().item<double>(), 0);
+}

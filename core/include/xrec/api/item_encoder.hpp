@@ -29,6 +29,15 @@ class ItemEncoder : public torch::nn::Module {
   // [num_items + 1, dim] vectors of model domain `domain`, row 0 all zeros (padding). Every parameter is read
   // through w(param), so meta-learning strategies can swap in fast weights.
   virtual torch::Tensor forward(int64_t domain, const FastWeights& w = FastWeights()) = 0;
+  // An optional term the host adds to the training loss of a batch of model domain `domain` (already
+  // weighted by the encoder's own coefficient), e.g. a cross-modal contrastive loss over the batch's items.
+  // `items`: the item ids the batch predicts ([P] long, no padding). Undefined (the default) = none. The
+  // host adds it while the stage's `aux_loss` is on (the default). Every parameter read through w.
+  virtual torch::Tensor auxiliary_loss(int64_t domain, const torch::Tensor& items,
+                                       const FastWeights& w = FastWeights()) {
+    (void)domain, (void)items, (void)w;
+    return {};
+  }
 };
 
 }  // namespace xrec

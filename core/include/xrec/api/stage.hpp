@@ -38,7 +38,10 @@ struct StageSpec {
   // How batches of several domains interleave: proportional (to each domain's batch count: every sample
   // once per epoch), uniform (each domain equally often), round_robin (in turn), weighted (by weight).
   std::optional<std::string> mix;
-  std::optional<std::string> loss;                // ce | bce (fixed when the model is made)
+  // ce | inbatch | bce. ce and inbatch (in-batch contrastive) need the same batches, so a stage may switch
+  // between them; bce (sampled negatives) is fixed when the model is made.
+  std::optional<std::string> loss;
+  std::optional<bool> aux_loss;  // add the item encoder's auxiliary_loss (default: train.aux_loss, on)
   std::vector<ParamGroup> groups;                 // config: train.groups (pattern=lr[:weight_decay])
   std::optional<std::vector<std::string>> freeze;  // glob patterns: never given to the optimizer
   std::optional<std::vector<std::string>> reinit;  // glob patterns: re-initialised before training

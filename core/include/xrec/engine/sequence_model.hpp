@@ -12,15 +12,23 @@
 
 namespace xrec::engine {
 
-enum class LossKind { CrossEntropy, BinaryCrossEntropy };
-LossKind parse_loss(const std::string& name);  // "ce" | "bce"
+// ce: full softmax over the domain's items; bce: sampled negatives; inbatch: in-batch contrastive (the batch's
+// other targets are the negatives, a repeat of the row's own target masked).
+enum class LossKind { CrossEntropy, BinaryCrossEntropy, InBatch };
+LossKind parse_loss(const std::string& name);  // "ce" | "bce" | "inbatch"
+std::string to_string(LossKind loss);
+
+// How a state scores an item: dot product, or cosine similarity / temperature (UniSRec, ANT).
+enum class Scoring { Dot, Cosine };
 
 class HostSequenceModel : public SequenceModel {
  public:
   // Binds `encoder` to `domains` (parameters created here, after the backbone's and quantizer's) and, with a
-  // quantizer, calls its initialize() once with the encoder's outputs.
+  // quantizer, calls its initialize() once with the encoder's outputs. Transductive: `ids` (an `id` encoder)
+  // is bound to the same domains and its vectors added to the encoder's (parameters item_ids.items_<d>).
   HostSequenceModel(const std::vector<ItemDomain>& domains, std::shared_ptr<ItemEncoder> encoder,
-                    std::shared_ptr<Backbone> backbone, std::shared_ptr<Quantizer> quantizer, LossKind loss);
+                    std::shared_ptr<Backbone> backbone, std::shared_ptr<Quantizer> quantizer, LossKind loss,
+                    std::shared_ptr<ItemEncoder> ids = nullptr);
   // The `id` encoder over domains with these item counts (ids 1..n, 0 = padding) and no data.
   HostSequenceModel(std::vector<int64_t> num_items, std::shared_ptr<Backbone> backbone,
                     std::shared_ptr<Quantizer> quantizer, LossKind loss, double init_std = 0.02);
@@ -39,6 +47,16 @@ class HostSequenceModel : public SequenceModel {
   LossKind loss_kind() const { return loss_; }
   void set_loss(LossKind loss) { loss_ = loss; }
 
+  // Scoring of the losses and of score_next (default dot; temperature divides cosine scores only).
+  void set_scoring(Scoring scoring, double temperature = 0.07);
+  Scoring scoring() const { return scoring_; }
+  // The training loss; a stage may switch between ce and inbatch (same batches), not to or from bce.
+  void set_loss(LossKind loss) { loss_ = loss; }
+  LossKind loss_kind() const { return loss_; }
+  // Whether loss() adds the item encoder's auxiliary_loss (default on).
+  void set_aux_loss(bool on) { aux_loss_ = on; }
+  bool aux_loss() const { return aux_loss_; }
+
   // Training losses run the backbone on groups of rows of similar length (engine/length_groups.hpp): the
   // same loss and gradients for a fraction of the padding. group_cost: the fixed cost of one more backbone
   // call, in cells; off: one call on the whole batch (for a backbone whose rows interact).
@@ -49,6 +67,9 @@ class HostSequenceModel : public SequenceModel {
  private:
   // Item vectors and the quantizer's auxiliary loss (undefined without a quantizer).
   std::pair<torch::Tensor, torch::Tensor> items_and_aux(int64_t domain, const FastWeights& w);
+  torch::Tensor encoder_vectors(int64_t domain, const FastWeights& w);  // encoder (+ id table), before the quantizer
+  torch::Tensor scores(const torch::Tensor& states, const torch::Tensor& items) const;  // [.., D] x [C, D] -> [.., C]
+  torch::Tensor paired_scores(const torch::Tensor& states, const torch::Tensor& items) const;  // row by row
   bool cloze() const;  // the backbone is trained by masked-item prediction (BERT4Rec)
   torch::Tensor encode_with(const torch::Tensor& items, const torch::Tensor& inputs, const FastWeights& w);
   // The backbone's states of a training batch, in length groups when they are on.
@@ -56,9 +77,13 @@ class HostSequenceModel : public SequenceModel {
 
   std::vector<ItemDomain> domains_;
   std::shared_ptr<ItemEncoder> encoder_;
+  std::shared_ptr<ItemEncoder> ids_;  // transductive id tables, or null
   std::shared_ptr<Backbone> backbone_;
   std::shared_ptr<Quantizer> quantizer_;
   LossKind loss_;
+  Scoring scoring_ = Scoring::Dot;
+  double temperature_ = 0.07;
+  bool aux_loss_ = true;
   int64_t group_cost_ = kDefaultGroupCost;  // < 0: length groups off
 };
 
