@@ -12,6 +12,7 @@
 #include "xrec/distributed/data_parallel.hpp"
 #include "xrec/distributed/group.hpp"
 #include "xrec/engine/metrics.hpp"
+#include "xrec/engine/sequence_model.hpp"
 
 namespace xrec::engine {
 
@@ -255,6 +256,8 @@ TrainResult train_stage(SequenceModel& model, const std::string& stage, const st
     const double train_seconds = seconds_since(epoch_start);
     hooks.record("train", "loss", epoch, train_loss);
     hooks.record("train", "seconds", epoch, train_seconds);
+    if (auto* host = dynamic_cast<HostSequenceModel*>(&model))
+      for (const auto& [key, value] : host->quantizer_stats()) hooks.record("train", "quantizer/" + key, epoch, value);
     if (distributed::active()) hooks.record("train", "allreduce_seconds", epoch, distributed::take_comm_seconds());
     result.epochs_run = epoch + 1;
 

@@ -44,15 +44,15 @@ std::shared_ptr<ItemEncoder> make_ant(const std::map<std::string, Value>& values
   return enc;
 }
 
-torch::Tensor param(ItemEncoder& e, const std::string& name) { return e.named_parameters()[name]; }
+torch::Tensor param_of(ItemEncoder& e, const std::string& name) { return e.named_parameters()[name]; }
 
 // The expert maps [E, D, in] and biases [E, in or D] of a modality, from their stored (flat) layout.
 torch::Tensor experts(ItemEncoder& e, const std::string& m, int64_t E = 3, int64_t D = 2) {
-  auto w = param(e, "adapters." + m + ".experts.weight");
+  auto w = param_of(e, "adapters." + m + ".experts.weight");
   return w.view({E, D, w.size(1)});
 }
 torch::Tensor biases(ItemEncoder& e, const std::string& m, int64_t E = 3) {
-  return param(e, "adapters." + m + ".experts.bias").view({E, -1});
+  return param_of(e, "adapters." + m + ".experts.bias").view({E, -1});
 }
 
 torch::Tensor features(const DomainData& d, size_t f) {
@@ -96,15 +96,15 @@ TEST(Ant, KeepsItsParameterNamesAndShapes) {
                                       "adapters.attributes.gate.w_gate", "adapters.attributes.gate.w_noise",
                                       "adapters.numeric_price.experts.weight", "adapters.numeric_price.experts.bias",
                                       "adapters.numeric_price.gate.w_gate", "adapters.numeric_price.gate.w_noise"}));
-  EXPECT_EQ(param(*enc, "adapters.text.experts.weight").sizes(), (std::vector<int64_t>{15, 4}));  // [E * D, in]
-  EXPECT_EQ(param(*enc, "adapters.text.experts.bias").sizes(), (std::vector<int64_t>{12}));        // whitening b: E * in
-  EXPECT_EQ(param(*enc, "adapters.attributes.experts.bias").sizes(), (std::vector<int64_t>{15}));  // linear c: E * D
-  EXPECT_EQ(param(*enc, "adapters.text.gate.w_gate").sizes(), (std::vector<int64_t>{12}));         // W_g [in, E]
+  EXPECT_EQ(param_of(*enc, "adapters.text.experts.weight").sizes(), (std::vector<int64_t>{15, 4}));  // [E * D, in]
+  EXPECT_EQ(param_of(*enc, "adapters.text.experts.bias").sizes(), (std::vector<int64_t>{12}));        // whitening b: E * in
+  EXPECT_EQ(param_of(*enc, "adapters.attributes.experts.bias").sizes(), (std::vector<int64_t>{15}));  // linear c: E * D
+  EXPECT_EQ(param_of(*enc, "adapters.text.gate.w_gate").sizes(), (std::vector<int64_t>{12}));         // W_g [in, E]
   // Gates and biases start at zero.
   for (auto& n : {"adapters.text.gate.w_gate", "adapters.text.gate.w_noise", "adapters.text.experts.bias",
                   "adapters.attributes.experts.bias"})
-    EXPECT_EQ(param(*enc, n).abs().sum().item<double>(), 0) << n;
-  EXPECT_NEAR(param(*enc, "adapters.text.experts.weight").std().item<double>(), 0.02, 0.01);
+    EXPECT_EQ(param_of(*enc, n).abs().sum().item<double>(), 0) << n;
+  EXPECT_NEAR(param_of(*enc, "adapters.text.experts.weight").std().item<double>(), 0.02, 0.01);
 }
 
 TEST(Ant, ZeroGatesWeighExpertsUniformlyAndWhiteningSubtractsTheBias) {
@@ -112,8 +112,8 @@ TEST(Ant, ZeroGatesWeighExpertsUniformlyAndWhiteningSubtractsTheBias) {
   auto enc = make_ant(kToy, {{"toy", 3, &d}});
   {  // a whitening bias that is not zero, so that the test sees it subtracted
     torch::NoGradGuard g;
-    param(*enc, "adapters.text.experts.bias").copy_(torch::randn({12}));
-    param(*enc, "adapters.attributes.experts.bias").copy_(torch::randn({6}));
+    param_of(*enc, "adapters.text.experts.bias").copy_(torch::randn({12}));
+    param_of(*enc, "adapters.attributes.experts.bias").copy_(torch::randn({6}));
   }
   auto text = uniform_mixture(features(d, 0), experts(*enc, "text"), biases(*enc, "text"), true);
   auto attr = uniform_mixture(features(d, 1), experts(*enc, "attributes"),
@@ -152,7 +152,7 @@ TEST(Ant, TheGateFollowsItsWeightsAndIsNoisyInTrainingOnly) {
   auto gate = torch::zeros({4, 3});
   gate[0][1] = 50;
   FastWeights w;
-  w.set(param(*enc, "adapters.text.gate.w_gate"), gate.view({-1}));
+  w.set(param_of(*enc, "adapters.text.gate.w_gate"), gate.view({-1}));
   auto x = features(d, 0)[1];
   auto expert1 = torch::matmul(x, experts(*enc, "text")[1].t());
   EXPECT_TRUE(torch::allclose(enc->forward(0, w).detach()[1], expert1, 1e-4, 1e-5));
@@ -220,7 +220,7 @@ TEST(Ant, SharesAdaptersAcrossDomainsAndPadsNarrowerLinearInputs) {
   b.item_ids = {"", "j1"};
   b.item_features = {{"text", 4, {0, 0, 0, 0, 1, 1, 1, 1}}, {"attributes", 1, {0, 1}}};
   auto enc = make_ant(kToy, {{"toy", 3, &a}, {"other", 1, &b}});
-  EXPECT_EQ(param(*enc, "adapters.attributes.experts.weight").size(1), 2);  // the widest domain
+  EXPECT_EQ(param_of(*enc, "adapters.attributes.experts.weight").size(1), 2);  // the widest domain
   EXPECT_EQ(enc->forward(1).sizes(), (std::vector<int64_t>{2, 2}));
   // A whitening modality must have one width.
   b.item_features[0] = {"text", 2, {0, 0, 1, 1}};

@@ -6,6 +6,7 @@
 
 #include "xrec/api/fast_weights.hpp"
 #include "xrec/api/item_encoder.hpp"
+#include "xrec/api/metrics.hpp"
 
 namespace xrec {
 
@@ -30,6 +31,9 @@ class Quantizer : public torch::nn::Module {
   // it again through SequenceModel::initialize_quantizer (e.g. k-means on vectors after pre-training). Runs
   // under no-grad. Default: nothing (the codebooks keep their construction-time values).
   virtual void initialize(const QuantizerInit& init) { (void)init; }
+  // Statistics since the last call (e.g. codebook usage and perplexity), then reset. The host records them
+  // once per training epoch as train metrics `quantizer/<key>`; custom loops may call it too. Default: none.
+  virtual MetricMap stats() { return {}; }
 };
 
 }  // namespace xrec

@@ -42,6 +42,8 @@ class HostSequenceModel : public SequenceModel {
   torch::Tensor loss(int64_t domain, const Batch& batch, const FastWeights& w = FastWeights()) override;
   torch::Tensor score_next(int64_t domain, const torch::Tensor& inputs, const FastWeights& w = FastWeights()) override;
   void initialize_quantizer() override;
+  // The quantizer's stats() (empty without a quantizer).
+  MetricMap quantizer_stats() { return quantizer_ ? quantizer_->stats() : MetricMap(); }
   ItemEncoder& item_encoder() { return *encoder_; }
   // The training loss; a stage with its own `loss` switches it for its duration (RunContext::run_stage).
   LossKind loss_kind() const { return loss_; }
@@ -50,9 +52,6 @@ class HostSequenceModel : public SequenceModel {
   // Scoring of the losses and of score_next (default dot; temperature divides cosine scores only).
   void set_scoring(Scoring scoring, double temperature = 0.07);
   Scoring scoring() const { return scoring_; }
-  // The training loss; a stage may switch between ce and inbatch (same batches), not to or from bce.
-  void set_loss(LossKind loss) { loss_ = loss; }
-  LossKind loss_kind() const { return loss_; }
   // Whether loss() adds the item encoder's auxiliary_loss (default on).
   void set_aux_loss(bool on) { aux_loss_ = on; }
   bool aux_loss() const { return aux_loss_; }
