@@ -7,7 +7,9 @@
 // 3: contract v3 (issue 10): one kind table and a type-erased Registrar, the descriptor in an ELF section,
 //    stages (StageSpec, run_stage) and services for custom loops in TransferContext, fast weights in
 //    scoring, item encoders, pointwise models, cold-start tasks, Quantizer::initialize.
-#define XREC_API_VERSION 3
+// 4: wave 2: TransferContext::reuse_stage / store_stage (stage reuse and resume), Quantizer::stats(),
+//    StageSpec::aux_loss, BestTracker snapshot state, xrec::Progress: plugins built against 3 must be rebuilt.
+#define XREC_API_VERSION 4
 #define XREC_VERSION_STRING "0.1.0"
 
 #define XREC_STRINGIFY_(x) #x
