@@ -27,7 +27,8 @@ void set_codebook(Quantizer& q, const torch::Tensor& codes) {
   init.item_vectors = {torch::cat({torch::zeros({1, codes.size(1)}), codes})};
   q.initialize(init);
   torch::NoGradGuard no_grad;
-  for (auto& b : q.named_buffers()) if (b.key() == "codebook") b.value().copy_(codes);
+  for (auto& b : q.named_buffers())
+    if (b.key() == "codebook" || b.key() == "ema_sum") b.value().copy_(codes);  // EMA: sums = codewords, counts 1
   for (auto& p : q.named_parameters()) if (p.key() == "codebook") p.value().copy_(codes);
 }
 
