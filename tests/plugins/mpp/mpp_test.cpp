@@ -302,7 +302,8 @@ const std::string kMl100k = std::string(XREC_TEST_SHARED_DATA) + "/ml-100k/ml-10
 
 std::string write_config(test::TempDir& dir, const std::string& transfer) {
   const std::string path = dir.file("mpp.yaml");
-  std::ofstream(path) << "name: mpp-e2e\nthreads: 1\nseed: 3\n"
+  // The data root is given: the run's working directory is a temporary folder with no ../shared/data beside it.
+  std::ofstream(path) << "name: mpp-e2e\nthreads: 1\nseed: 3\ndata_root: " << XREC_TEST_SHARED_DATA << "\n"
                          "data:\n  target: {type: atomic, path: ml-100k, user_fields: [age, gender, occupation], "
                          "item_fields: [release_year, class]}\n"
                          "cold_start: {order: time, cold_fraction: 0.1, support: 10, negatives: 1}\n"
