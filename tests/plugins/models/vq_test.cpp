@@ -1,6 +1,7 @@
 // The vq quantizer through the real loader: nearest-code assignment, the straight-through gradient, the loss
 // against a hand computation, a gradient reaching the codebook through FastWeights (meta-learning), the EMA
 // update, k-means against random initialisation, dead-code restarts, and usage / perplexity.
+#include "e2e/harness.hpp"
 #include "model_plugin_harness.hpp"
 #include "xrec/api/quantizer.hpp"
 
@@ -117,4 +118,30 @@ TEST(VqQuantizer, DeadCodesRestartAndStatsAreReported) {
   EXPECT_DOUBLE_EQ(q->stats().at("dead_restarts"), 2);
   // The restarted codewords now lie near items, far from the old (50, 50) and (-50, 50).
   EXPECT_LT(codebook_of(*q).slice(0, 2).abs().max().item<double>(), 2.0);
+}
+
+// End to end through the real binary: SASRec with a vq codebook on synthetic data records codebook usage and
+// perplexity per epoch in the store (Quantizer::stats() through the trainer).
+TEST(VqQuantizer, UsageAndPerplexityAreRecordedPerEpoch) {
+  xrec::test::TempDir dir("vq-e2e");
+  const std::string cfg = dir.write(
+      "vq.yaml",
+      "name: vq-e2e\nseed: 1\nthreads: 1\n"
+      "data: {target: {type: synthetic, domain: 0, users: 200, items: 60, length: 10, seed: 1}}\n"
+      "backbone: {type: sasrec, hidden: 16, layers: 1, heads: 1, max_len: 12}\n"
+      "quantizer: {type: vq, codebook_size: 16}\n"
+      "transfer: {type: scratch}\ntrain: {epochs: 2, batch_size: 64}\neval: {ks: [10]}\n");
+  const std::string db = dir.path("xrec.db");
+  auto r = xrec::test::xrec_cmd("run '" + cfg + "' --db '" + db + "'", "", dir.root());
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto value = [&](const std::string& key, int step) {
+    return std::stod(xrec::test::one_value(db, "SELECT value FROM metrics WHERE split = 'train' AND key = 'quantizer/" +
+                                                   key + "' AND step = " + std::to_string(step)));
+  };
+  for (int step : {0, 1}) {
+    EXPECT_GT(value("codebook_usage", step), 0.0);
+    EXPECT_LE(value("codebook_usage", step), 1.0);
+    EXPECT_GE(value("perplexity", step), 1.0);
+    EXPECT_LE(value("perplexity", step), 16.0);
+  }
 }
