@@ -96,7 +96,7 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
   if (const ComponentConfig* qc = config_.component("quantizer"))
     quantizer = registry_.get(Kind::Quantizer, qc->type).quantizer(qc->params, component_context(qc->type));
   std::vector<ItemDomain> items;
-  for (auto* t : domains) items.push_back({t->name, t->num_items(), t->data});
+  for (auto* t : domains) items.push_back({t->name, t->num_items(), t->data, &t->train});
   // No `item_encoder:` means the built-in `id` tables; they draw with the backbone's init_std when the backbone
   // has one and the encoder sets none.
   std::shared_ptr<ItemEncoder> encoder;

@@ -88,7 +88,7 @@ std::pair<torch::Tensor, torch::Tensor> HostSequenceModel::items_and_aux(int64_t
     throw Error("model has no domain " + std::to_string(domain) + " (" + std::to_string(num_domains()) + " domains)");
   torch::Tensor table = encoder_vectors(domain, w);
   if (!quantizer_) return {table, torch::Tensor()};
-  Quantized q = quantizer_->forward(table, w);
+  Quantized q = quantizer_->forward_domain(domain, table, w);
   return {q.vectors, q.loss};
 }
 

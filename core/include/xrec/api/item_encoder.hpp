@@ -18,6 +18,9 @@ struct ItemDomain {
   std::string name;
   int64_t num_items = 0;              // ids 1..num_items, 0 = padding
   const DomainData* data = nullptr;   // the domain's data and features; may be null (tests, bare models)
+  // The domain's training sequences after the split (Task::train), so fitted state (e.g. pq's fixed codes) sees
+  // only items seen in training; null when the host has no split (tests, bare models).
+  const std::vector<std::vector<int64_t>>* train = nullptr;
 };
 
 class ItemEncoder : public torch::nn::Module {

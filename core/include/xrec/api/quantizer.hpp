@@ -27,6 +27,12 @@ struct QuantizerInit {
 class Quantizer : public torch::nn::Module {
  public:
   virtual Quantized forward(const torch::Tensor& vectors, const FastWeights& w = FastWeights()) = 0;
+  // What the host calls: `vectors` are model domain `domain`'s item vectors. Quantizers whose codes depend on
+  // the item rather than its vector (pq's fixed codes, VQ-Rec) override this. Default: forward(vectors, w).
+  virtual Quantized forward_domain(int64_t domain, const torch::Tensor& vectors, const FastWeights& w) {
+    (void)domain;
+    return forward(vectors, w);
+  }
   // The host calls this once when it builds the model (after the item encoder is bound); a strategy may call
   // it again through SequenceModel::initialize_quantizer (e.g. k-means on vectors after pre-training). Runs
   // under no-grad. Default: nothing (the codebooks keep their construction-time values).
