@@ -14,7 +14,6 @@
 
 #include "cli.hpp"
 #include "xrec/api/errors.hpp"
-#include "xrec/distributed/group.hpp"
 #include "xrec/engine/experiment.hpp"
 
 namespace xrec::cli {
@@ -179,27 +178,6 @@ int cmd_run(const std::vector<std::string>& argv) {
   }
   req.command_line = "xrec run";
   for (auto& a : argv) req.command_line += " " + a;
-  // A rank of a data-parallel run (--nproc, srun): join the group; ranks other than 0 record into a
-  // scratch store that is removed afterwards, so the run exists once, written by rank 0.
-  std::string scratch;
-  if (!req.check_only)
-    if (auto dist = distributed::from_environment()) {
-      distributed::init(*dist);
-      if (dist->rank != 0) {
-        char tmpl[] = "/tmp/xrec-rank-XXXXXX";
-        if (!mkdtemp(tmpl)) throw Error(std::string("cannot create a scratch folder: ") + std::strerror(errno));
-        scratch = tmpl;
-        req.db_path = scratch + "/rank-" + std::to_string(dist->rank) + ".db";
-        req.sweep_id.reset();
-      }
-    }
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!dir.empty()) fs::remove_all(dir, ec);
-    }
-  } cleanup{scratch};
   engine::run_experiment(req);
   return 0;
 }

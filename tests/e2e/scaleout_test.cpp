@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 #include <vector>
@@ -48,6 +50,11 @@ eval: {protocol: full, ks: [5, 10]}
 }
 
 int port() { return 21000 + static_cast<int>(std::random_device{}() % 8000); }
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 double number(const std::string& db, const std::string& sql) {
   const std::string v = one_value(db, sql);
@@ -162,8 +169,9 @@ TEST(DataParallelE2E, AStrategyWithItsOwnLoopIsRefusedAndABadProcessCountIsAnInp
                           dir.file("x.db") + fault,
                       "XREC_MASTER_PORT=" + std::to_string(port()));
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("data parallel (--nproc / srun) needs the engine's training loop, but this transfer "
-                          "strategy runs its own (it called sample_batch)"),
+  EXPECT_NE(r.output.find("data parallel (--nproc / srun / distributed:) needs the engine's training loop, but this "
+                          "transfer strategy runs its own (it called sample_batch) and does not declare "
+                          "DataParallel::own"),
             std::string::npos)
       << r.output;
   EXPECT_EQ(one_value(dir.file("x.db"), "SELECT status FROM runs"), "failed");
@@ -226,4 +234,91 @@ eval: {protocol: full, ks: [5, 10]}
   Result bad = xrec_cmd("merge " + dir.file("arr/shards") + " --db " + dir.file("other.db"));
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_FALSE(fs::exists(dir.file("other.db")));
+}
+
+// A strategy's declaration (Transfer::data_parallel): `none` is refused before it runs, naming it; a baseline
+// too; `own` may draw its own batches and all-reduce its gradients through the context.
+TEST(DataParallelE2E, StrategiesDeclareWhetherTheyRunDataParallel) {
+  TempDir dir("dp-declare");
+  const std::string config = write_config(dir);
+  const std::string fault = " --plugin-path " + std::string(XREC_TEST_FIXTURE_PLUGINS) + "/fault";
+  const std::string env = "XREC_MASTER_PORT=" + std::to_string(port());
+  Result refused = xrec_cmd("run " + config + " transfer.type=fault transfer.mode=refuse --nproc 2 --db " +
+                                dir.file("r.db") + fault, env);
+  EXPECT_EQ(refused.code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("the transfer strategy 'fault' cannot run over several processes (it declares "
+                                "DataParallel::none)"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(one_value(dir.file("r.db"), "SELECT status FROM runs"), "failed");
+  EXPECT_EQ(one_value(dir.file("r.db"), "SELECT count(*) FROM metrics WHERE split IN ('train', 'valid', 'test')"), "0");
+  Result baseline = xrec_cmd("run " + config + " transfer=null backbone=null baseline.type=pop --nproc 2 --db " +
+                                 dir.file("b.db"),
+                             "XREC_MASTER_PORT=" + std::to_string(port()));
+  EXPECT_EQ(baseline.code, 2) << baseline.output;
+  EXPECT_NE(baseline.output.find("the baseline 'pop' cannot run over several processes"), std::string::npos)
+      << baseline.output;
+
+  const std::string db = dir.file("own.db");
+  Result own = xrec_cmd("run " + config + " transfer.type=fault transfer.mode=own --nproc 2 --db " + db + fault,
+                        "XREC_MASTER_PORT=" + std::to_string(port()));
+  ASSERT_EQ(own.code, 0) << own.output;
+  auto metric = [&](const std::string& key) {
+    return number(db, "SELECT value FROM metrics WHERE stage = 'own' AND key = '" + key + "'");
+  };
+  EXPECT_EQ(metric("rank"), 0);
+  EXPECT_EQ(metric("world_size"), 2);
+  EXPECT_GT(metric("shard_sum"), 0);
+  EXPECT_LT(metric("shard_sum"), metric("batch_sum"));  // rank 0 took its half
+  EXPECT_EQ(metric("allreduced_sum"), metric("batch_sum"));  // the halves' gradients summed over the ranks
+  EXPECT_EQ(one_value(db, "SELECT value FROM params WHERE key = 'distributed.world_size'"), "2");
+}
+
+// Processes started by hand with `distributed:` keys (no --nproc, no srun) form the group; the keys are
+// not part of the stored config or its hash, so a 2-process run has the config hash of a 1-process one.
+TEST(DataParallelE2E, DistributedKeysStartRanksByHandAndStayOutOfTheConfigHash) {
+  TempDir dir("dp-keys");
+  const std::string config = write_config(dir);
+  const std::string fault = std::string(XREC_TEST_FIXTURE_PLUGINS) + "/fault";
+  const std::string db = dir.file("keys.db");
+  const std::string p = std::to_string(port());
+  auto start_rank = [&](int rank) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      for (const char* v : {"XREC_WORLD_SIZE", "XREC_RANK", "XREC_MASTER_PORT", "MASTER_PORT", "SLURM_PROCID"})
+        unsetenv(v);
+      const std::string log = dir.file("rank" + std::to_string(rank) + ".log");
+      if (!freopen(log.c_str(), "w", stdout) || !freopen(log.c_str(), "a", stderr)) _exit(126);
+      const std::string r = "distributed.rank=" + std::to_string(rank), port_key = "distributed.port=" + p;
+      execl(XREC_TEST_XREC_BIN, XREC_TEST_XREC_BIN, "run", config.c_str(), "transfer.type=fault",
+            "transfer.mode=own", "distributed.world_size=2", r.c_str(), port_key.c_str(), "distributed.timeout=30",
+            "--db", db.c_str(), "--plugin-path", XREC_TEST_PLUGIN_DIR, "--plugin-path", fault.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return pid;
+  };
+  const pid_t r0 = start_rank(0), r1 = start_rank(1);
+  int s0 = 0, s1 = 0;
+  waitpid(r0, &s0, 0);
+  waitpid(r1, &s1, 0);
+  ASSERT_TRUE(WIFEXITED(s0) && WEXITSTATUS(s0) == 0) << file_text(dir.file("rank0.log"));
+  ASSERT_TRUE(WIFEXITED(s1) && WEXITSTATUS(s1) == 0) << file_text(dir.file("rank1.log"));
+  EXPECT_EQ(one_value(db, "SELECT count(*) FROM runs"), "1");
+  EXPECT_EQ(number(db, "SELECT value FROM metrics WHERE key = 'allreduced_sum'"),
+            number(db, "SELECT value FROM metrics WHERE key = 'batch_sum'"));
+  const std::string yaml = one_value(db, "SELECT config_yaml FROM runs");
+  EXPECT_EQ(yaml.find("distributed"), std::string::npos) << yaml;
+  Result single = xrec_cmd("run " + config + " transfer.type=fault transfer.mode=own --db " + db +
+                           " --plugin-path " + fault);
+  ASSERT_EQ(single.code, 0) << single.output;
+  EXPECT_EQ(one_value(db, "SELECT count(DISTINCT config_hash) FROM runs"), "1");
+  EXPECT_EQ(number(db, "SELECT value FROM metrics WHERE key = 'world_size' AND run_id = 2"), 1);
+  // A rank outside the world is an input error naming the key, before anything is recorded.
+  Result bad = xrec_cmd("run " + config + " distributed.world_size=2 distributed.rank=2 --db " + dir.file("bad.db"));
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("rank 2 (distributed.rank) is not below the world size 2 (distributed.world_size)"),
+            std::string::npos)
+      << bad.output;
+  EXPECT_FALSE(fs::exists(dir.file("bad.db")));
 }

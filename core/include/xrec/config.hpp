@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,6 +58,9 @@ struct ConfigSchema {
   // not have `stages:`. The config code names no stage keys itself: they are this section's specs.
   std::string stage_section;
   std::vector<Slot> slots;                    // a component section: `type: NAME` + the component's params
+  // Sections validated and resolved like the others but left out of the canonical YAML, its hash and the
+  // flat params: how a run is executed (`distributed:`), not what it computes.
+  std::set<std::string> unrecorded;
 };
 
 struct ComponentConfig {

@@ -399,7 +399,7 @@ class Resolver {
       leaf.leaf = v;
     }
     for (auto& [name, params] : out_.sections)
-      if (!name.empty()) canon_at(root, name) = canon_params(params, "");
+      if (!name.empty() && !schema_.unrecorded.count(name)) canon_at(root, name) = canon_params(params, "");
     for (auto& s : schema_.slots) {
       // An absent optional slot and an empty optional list mean the same: nothing to write.
       const std::vector<const ComponentConfig*> found = out_.components_at(s.path);

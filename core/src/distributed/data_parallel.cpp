@@ -77,32 +77,45 @@ void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what,
 
 }  // namespace
 
-std::optional<Options> from_environment() {
+std::optional<Options> from_environment() { return resolve(Requested{}); }
+
+std::optional<Options> resolve(const Requested& config) {
   Options o;
+  std::string rank_from = "distributed.rank", size_from = "distributed.world_size";
   if (auto w = env("XREC_WORLD_SIZE")) {
     o.world_size = env_int("XREC_WORLD_SIZE", *w, 1);
-    if (o.world_size == 1) return std::nullopt;  // forces one process (even under srun)
+    if (o.world_size == 1) return std::nullopt;  // forces one process (even under srun or with distributed:)
     o.rank = env_int("XREC_RANK", env("XREC_RANK").value_or(""), 0);
+    rank_from = "$XREC_RANK", size_from = "$XREC_WORLD_SIZE";
   } else if (auto procid = env("SLURM_PROCID"); procid && env("SLURM_STEP_NUM_TASKS")) {
     // A task of an srun step. Not SLURM_NTASKS alone: a batch script or salloc shell has it too, and an
     // `xrec run` there is one process (XREC_WORLD_SIZE=1 also forces that).
     o.world_size = env_int("SLURM_STEP_NUM_TASKS", *env("SLURM_STEP_NUM_TASKS"), 1);
     o.rank = env_int("SLURM_PROCID", *procid, 0);
+    rank_from = "$SLURM_PROCID", size_from = "$SLURM_STEP_NUM_TASKS";
     if (auto job = env("SLURM_JOB_ID")) o.port = 29500 + env_int("SLURM_JOB_ID", *job, 0) % 1000;
+  } else {
+    o.world_size = config.world_size;
+    o.rank = config.rank;
   }
   if (o.world_size <= 1) return std::nullopt;
-  if (o.rank >= o.world_size)
-    throw InputError("data parallel: rank " + std::to_string(o.rank) + " is not below the world size " +
-                     std::to_string(o.world_size));
+  if (o.rank < 0 || o.rank >= o.world_size)
+    throw InputError("data parallel: rank " + std::to_string(o.rank) + " (" + rank_from +
+                     ") is not below the world size " + std::to_string(o.world_size) + " (" + size_from + ")");
   if (auto a = env("XREC_MASTER_ADDR")) o.address = *a;
   else if (auto a2 = env("MASTER_ADDR")) o.address = *a2;
+  else if (!config.address.empty()) o.address = config.address;
   if (auto p = env("XREC_MASTER_PORT")) o.port = env_int("XREC_MASTER_PORT", *p, 1);
   else if (auto p2 = env("MASTER_PORT")) o.port = env_int("MASTER_PORT", *p2, 1);
+  else if (config.port > 0) o.port = config.port;
   if (o.port > 65535) throw InputError("data parallel: port " + std::to_string(o.port) + " is above 65535");
-  if (auto b = env("XREC_DIST_BACKEND")) o.backend = *b;
+  std::string backend_from = "distributed.backend";
+  if (auto b = env("XREC_DIST_BACKEND")) o.backend = *b, backend_from = "$XREC_DIST_BACKEND";
+  else if (!config.backend.empty()) o.backend = config.backend;
   if (o.backend != "gloo" && o.backend != "nccl")
-    throw InputError("$XREC_DIST_BACKEND: '" + o.backend + "' is unknown (expected gloo or nccl)");
+    throw InputError(backend_from + ": '" + o.backend + "' is unknown (expected gloo or nccl)");
   if (auto t = env("XREC_DIST_TIMEOUT")) o.timeout_s = env_int("XREC_DIST_TIMEOUT", *t, 1);
+  else if (config.timeout_s > 0) o.timeout_s = config.timeout_s;
   return o;
 }
 

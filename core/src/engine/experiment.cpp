@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "xrec/api/errors.hpp"
 #include "xrec/api/version.hpp"
+#include "xrec/distributed/group.hpp"
 #include "xrec/engine/data_stage.hpp"
 #include "xrec/engine/method.hpp"
 #include "xrec/engine/run_context.hpp"
@@ -121,6 +123,32 @@ void check_resumable(const ResumeFacts& facts, int64_t run, const ResolvedConfig
     throw InputError(what + ": its plugins changed since it ran (then: " + facts.plugins + "; now: " + joined +
                      "): start a new run");
 }
+distributed::Requested requested(const Params& d) {
+  distributed::Requested r;
+  r.world_size = static_cast<int>(d.integer("world_size"));
+  r.rank = static_cast<int>(d.integer("rank"));
+  r.address = d.str("address");
+  r.port = static_cast<int>(d.integer("port"));
+  r.backend = d.str("backend");
+  r.timeout_s = d.real("timeout");
+  return r;
+}
+
+// Ranks other than 0 of a data-parallel run record into a scratch store removed afterwards, so the run
+// exists once, written by rank 0.
+struct ScratchStore {
+  std::string dir;
+  std::string open(int rank) {
+    char tmpl[] = "/tmp/xrec-rank-XXXXXX";
+    if (!mkdtemp(tmpl)) throw Error(std::string("cannot create a scratch folder: ") + std::strerror(errno));
+    dir = tmpl;
+    return dir + "/rank-" + std::to_string(rank) + ".db";
+  }
+  ~ScratchStore() {
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
+  }
+};
 }  // namespace
 
 ExperimentOutcome run_experiment(const ExperimentRequest& req) {
@@ -155,11 +183,28 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   tune_allocator();
   const uint64_t seed = static_cast<uint64_t>(top.integer("seed"));
   seed_everything(seed);
-  const RunInfo info = run_info(resolved, session.device(), threads, req.command_line, req.sweep_id);
+  // Data parallel (--nproc, srun, distributed: keys): join the group before the run row exists, so a rank that
+  // cannot join leaves nothing behind. The world size is recorded with the run as params distributed.*.
+  std::string db_path = req.db_path;
+  std::optional<int64_t> sweep_id = req.sweep_id;
+  ScratchStore scratch;
+  ResolvedConfig recorded = resolved;
+  if (auto dist = distributed::resolve(requested(resolved.section("distributed")))) {
+    if (!distributed::active()) distributed::init(*dist);
+    if (dist->rank != 0) {
+      db_path = scratch.open(dist->rank);
+      sweep_id.reset();
+    }
+    recorded.flat.emplace_back("distributed.world_size", std::to_string(dist->world_size));
+    recorded.flat.emplace_back("distributed.backend", dist->backend);
+    session.log()->info("data parallel: rank {} of {} ({} at {}:{})", dist->rank, dist->world_size, dist->backend,
+                        dist->address, dist->port);
+  }
+  const RunInfo info = run_info(recorded, session.device(), threads, req.command_line, sweep_id);
 
   // 2. The run row: from here on, whatever happens is recorded.
-  auto recorder = req.resume_run ? std::make_unique<RunRecorder>(req.db_path, *req.resume_run, session.log())
-                                 : std::make_unique<RunRecorder>(req.db_path, info, resolved, session.log());
+  auto recorder = req.resume_run ? std::make_unique<RunRecorder>(db_path, *req.resume_run, session.log())
+                                 : std::make_unique<RunRecorder>(db_path, info, recorded, session.log());
   RunRecorder& rec = *recorder;
   ExperimentOutcome out;
   out.run_id = rec.id();
@@ -183,7 +228,12 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
                        data.take_tasks());
     context.set_resume(req.resume_run.has_value());
     if (req.resume_run) log->info("run {} resumed: completed stages load their checkpoints", rec.id());
-    out.result = make_method(session.registry(), resolved, pctx)->run(context);
+    const std::unique_ptr<Method> method = make_method(session.registry(), resolved, pctx);
+    if (distributed::active() && method->data_parallel() == DataParallel::none)
+      throw InputError("data parallel (--nproc / srun / distributed:): the " + method->describe() +
+                       " cannot run over several processes (it declares DataParallel::none); run it in one process");
+    context.set_data_parallel(method->data_parallel());
+    out.result = method->run(context);
     out.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     rec.record_result(out.result, out.seconds);
     rec.finish();

@@ -14,18 +14,25 @@ namespace {
 
 class StrategyMethod : public Method {
  public:
-  explicit StrategyMethod(std::shared_ptr<Transfer> strategy) : strategy_(std::move(strategy)) {}
+  StrategyMethod(std::shared_ptr<Transfer> strategy, std::string type)
+      : strategy_(std::move(strategy)), type_(std::move(type)) {}
   TransferResult run(RunContext& context) override { return strategy_->run(context); }
+  DataParallel data_parallel() const override { return strategy_->data_parallel(); }
+  std::string describe() const override { return "transfer strategy '" + type_ + "'"; }
 
  private:
   std::shared_ptr<Transfer> strategy_;
+  std::string type_;
 };
 
 // A baseline as a method: fit on the target, then rank valid and test with its scores, reported (metrics
 // and case ranks) under the empty stage as before.
 class BaselineMethod : public Method {
  public:
-  explicit BaselineMethod(std::shared_ptr<Baseline> baseline) : baseline_(std::move(baseline)) {}
+  BaselineMethod(std::shared_ptr<Baseline> baseline, std::string type)
+      : baseline_(std::move(baseline)), type_(std::move(type)) {}
+  DataParallel data_parallel() const override { return DataParallel::none; }
+  std::string describe() const override { return "baseline '" + type_ + "'"; }
   TransferResult run(RunContext& context) override {
     const Task& target = context.target();
     baseline_->fit(target);
@@ -43,6 +50,7 @@ class BaselineMethod : public Method {
 
  private:
   std::shared_ptr<Baseline> baseline_;
+  std::string type_;
 };
 
 }  // namespace
@@ -55,10 +63,11 @@ std::unique_ptr<Method> make_method(const Registry& registry, const ResolvedConf
   };
   if (const ComponentConfig* bc = config.component("baseline"))
     return std::make_unique<BaselineMethod>(
-        registry.get(Kind::Baseline, bc->type).baseline(bc->params, named(bc->type)));
+        registry.get(Kind::Baseline, bc->type).baseline(bc->params, named(bc->type)), bc->type);
   const ComponentConfig* tc = config.component("transfer");
   if (!tc) throw ConfigError("config needs `transfer:` with a `backbone:`, or a `baseline:`");
-  return std::make_unique<StrategyMethod>(registry.get(Kind::Transfer, tc->type).transfer(tc->params, named(tc->type)));
+  return std::make_unique<StrategyMethod>(registry.get(Kind::Transfer, tc->type).transfer(tc->params, named(tc->type)),
+                                          tc->type);
 }
 
 }  // namespace xrec::engine

@@ -12,6 +12,7 @@
 #include "xrec/api/version.hpp"
 #include "xrec/sha256.hpp"
 #include "xrec/data/cold_start.hpp"
+#include "xrec/distributed/data_parallel.hpp"
 #include "xrec/distributed/group.hpp"
 #include "xrec/engine/item_encoders.hpp"
 #include "xrec/engine/pointwise.hpp"
@@ -457,18 +458,24 @@ MetricMap RunContext::report(const std::vector<EvalCase>& cases, const std::vect
 }
 
 namespace {
-// A strategy that draws its own batches runs its own loop, which data parallelism (ADR 0016) does not
-// split or all-reduce: refused rather than trained N times over.
-void refuse_custom_loop(const char* what) {
-  if (distributed::active())
-    throw InputError(std::string("data parallel (--nproc / srun) needs the engine's training loop, but this "
-                                 "transfer strategy runs its own (it called ") +
-                     what + "); run it in one process");
+// A strategy that draws its own batches runs its own loop, which the engine's data parallelism (ADR 0016) does
+// not split or all-reduce: refused rather than trained N times over, unless it declared DataParallel::own.
+void refuse_custom_loop(DataParallel mode, const char* what) {
+  if (distributed::active() && mode != DataParallel::own)
+    throw InputError(std::string("data parallel (--nproc / srun / distributed:) needs the engine's training loop, but "
+                                 "this transfer strategy runs its own (it called ") +
+                     what + ") and does not declare DataParallel::own; run it in one process");
 }
 }  // namespace
 
+int RunContext::rank() const { return distributed::active() ? distributed::rank() : 0; }
+int RunContext::world_size() const { return distributed::world_size(); }
+void RunContext::allreduce_gradients(const std::vector<torch::Tensor>& params) {
+  if (distributed::active()) distributed::allreduce_gradients(params);
+}
+
 Batch RunContext::sample_batch(const Task& task, int64_t batch_size) {
-  refuse_custom_loop("sample_batch");
+  refuse_custom_loop(data_parallel_, "sample_batch");
   Batch b = batches(task).sample(batch_size);
   b.inputs = b.inputs.to(device_);
   b.targets = b.targets.to(device_);
@@ -611,7 +618,7 @@ PointwiseFields RunContext::pointwise_fields() const {
 }
 
 PointwiseBatch RunContext::pointwise_batch(const std::vector<const UserTask*>& users, UserPart part) {
-  refuse_custom_loop("pointwise_batch");
+  refuse_custom_loop(data_parallel_, "pointwise_batch");
   if (!target_.data) throw Error("pointwise_batch: the target task has no data");
   return to_device(engine::pointwise_batch(*target_.data, pointwise_rows(users, part)), device_);
 }

@@ -126,6 +126,27 @@ ConfigSchema build() {
       integer("min_query", 1, "Users with fewer than support + min_query interactions are left out").at_least(1),
       integer("negatives", 1, "Sampled non-interactions (label 0) per positive, in support and query").at_least(0),
   };
+  // How a run is executed, not what it computes: validated like every section, but left out of the stored
+  // config and its hash (ConfigSchema::unrecorded), so the same experiment on 1 or N processes is one config.
+  s.sections["distributed"] = {
+      integer("world_size", 1,
+              "Processes of a data-parallel run started by hand (one `xrec run` per process, each with its own "
+              "distributed.rank); `--nproc N` and srun set the world size and rank themselves")
+          .range(1, 65536),
+      integer("rank", 0, "This process's rank, 0 .. world_size - 1 (rank 0 hosts the rendezvous and records the run)")
+          .at_least(0),
+      string("address", "",
+             "Host of rank 0's rendezvous (TCPStore); empty: $XREC_MASTER_ADDR, $MASTER_ADDR, else 127.0.0.1"),
+      integer("port", 0, "Port of the rendezvous; 0: $XREC_MASTER_PORT, $MASTER_PORT, else 29500 (+ job id % 1000 "
+                         "under Slurm)")
+          .range(0, 65535),
+      string("backend", "gloo", "c10d backend: gloo (CPU) or nccl (a CUDA LibTorch build); $XREC_DIST_BACKEND wins")
+          .one_of({"gloo", "nccl"}),
+      real("timeout", 60, "Seconds to wait for the other ranks when joining and in every collective; a dead rank "
+                          "fails the others after this")
+          .at_least(1),
+  };
+  s.unrecorded = {"distributed"};
   s.sections["split"] = {
       string("method", "leave_one_out",
              "leave_one_out: by time, last item = test, second last = validation; ratio: per user by time, "

@@ -70,6 +70,8 @@ inline MetaOptions options_from(const Params& p, bool rescaled) {
 class MetaTransfer : public Transfer {
  public:
   MetaTransfer(const Params& p, bool rescaled) : p_(p), o_(options_from(p, rescaled)), rescaled_(rescaled) {}
+  // Its meta loop draws its own support and query batches per source; not sharded over ranks (yet).
+  DataParallel data_parallel() const override { return DataParallel::none; }
 
   TransferResult run(TransferContext& ctx) override {
     const Task& target = ctx.target();

@@ -64,6 +64,9 @@ class ColdStartStrategy : public Transfer {
     }
   }
 
+  // Per-user episodes in its own loop: not sharded over ranks.
+  DataParallel data_parallel() const override { return DataParallel::none; }
+
   TransferResult run(TransferContext& ctx) override {
     log_ = ctx.plugin().log.get();
     if (!ctx.sources().empty() && log_)

@@ -68,7 +68,7 @@ TEST(DistributedEnvironment, BadValuesAreInputErrors) {
   environment({{"XREC_WORLD_SIZE", "2"}});
   expect_input_error([] { distributed::from_environment(); }, {"$XREC_RANK"});
   environment({{"XREC_WORLD_SIZE", "2"}, {"XREC_RANK", "2"}});
-  expect_input_error([] { distributed::from_environment(); }, {"rank 2 is not below the world size 2"});
+  expect_input_error([] { distributed::from_environment(); }, {"rank 2 ($XREC_RANK) is not below the world size 2 ($XREC_WORLD_SIZE)"});
   environment({{"XREC_WORLD_SIZE", "2"}, {"XREC_RANK", "0"}, {"XREC_DIST_BACKEND", "mpi"}});
   expect_input_error([] { distributed::from_environment(); }, {"'mpi' is unknown (expected gloo or nccl)"});
   environment({{"XREC_WORLD_SIZE", "2"}, {"XREC_RANK", "0"}, {"XREC_MASTER_PORT", "70000"}});
@@ -80,4 +80,41 @@ TEST(DistributedEnvironment, BadValuesAreInputErrors) {
   if (!distributed::has_backend("nccl"))
     expect_input_error([&] { distributed::init(nccl); }, {"backend 'nccl' is not in this build"});
   EXPECT_TRUE(distributed::has_backend("gloo"));
+}
+
+TEST(DistributedEnvironment, ConfigKeysApplyWhereTheEnvironmentIsSilent) {
+  distributed::Requested keys;
+  keys.world_size = 3;
+  keys.rank = 2;
+  keys.address = "node0";
+  keys.port = 29600;
+  keys.backend = "gloo";
+  keys.timeout_s = 12;
+  environment({});
+  auto o = distributed::resolve(keys);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->world_size, 3);
+  EXPECT_EQ(o->rank, 2);
+  EXPECT_EQ(o->address, "node0");
+  EXPECT_EQ(o->port, 29600);
+  EXPECT_EQ(o->timeout_s, 12);
+  // The environment wins: --nproc's children and srun tasks keep their ranks; variables beat keys.
+  environment({{"XREC_WORLD_SIZE", "2"}, {"XREC_RANK", "1"}, {"XREC_MASTER_PORT", "23456"}});
+  o = distributed::resolve(keys);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->world_size, 2);
+  EXPECT_EQ(o->rank, 1);
+  EXPECT_EQ(o->address, "node0");  // no variable for it: the key
+  EXPECT_EQ(o->port, 23456);
+  // An explicit port beats the Slurm-derived default; XREC_WORLD_SIZE=1 forces one process over the keys.
+  environment({{"SLURM_PROCID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}, {"SLURM_JOB_ID", "1234"}});
+  EXPECT_EQ(distributed::resolve(keys)->port, 29600);
+  environment({{"XREC_WORLD_SIZE", "1"}});
+  EXPECT_FALSE(distributed::resolve(keys));
+  // The defaults of the section are one process.
+  environment({});
+  EXPECT_FALSE(distributed::resolve(distributed::Requested{}));
+  keys.rank = 3;
+  expect_input_error([&] { distributed::resolve(keys); },
+                     {"rank 3 (distributed.rank) is not below the world size 3 (distributed.world_size)"});
 }

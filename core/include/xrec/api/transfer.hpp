@@ -17,6 +17,15 @@
 
 namespace xrec {
 
+// What a strategy does under data parallelism (`xrec run --nproc N`, srun, `distributed:` keys; ADR 0016).
+enum class DataParallel {
+  engine,  // trains only through run_stage / train: the engine shards every batch and all-reduces gradients.
+           //   A custom-loop call (sample_batch, pointwise_batch) is then refused when it happens.
+  own,     // runs its own loop and handles the ranks itself: sample_batch / pointwise_batch are allowed, the
+           //   strategy takes its share by rank() / world_size() and calls allreduce_gradients() after backward.
+  none,    // cannot run data-parallel: refused before it starts, with its name in the message.
+};
+
 
 struct TrainResult {
   int64_t epochs_run = 0;
@@ -65,6 +74,14 @@ class TransferContext {
   // Throws xrec::Interrupted when the user asked to stop; call it inside long custom loops.
   virtual void check_interrupted() const = 0;
 
+  // ---- data parallelism for custom loops of strategies that declare DataParallel::own ----
+  // This process's rank and the number of ranks (0 and 1 in a single process).
+  virtual int rank() const { return 0; }
+  virtual int world_size() const { return 1; }
+  // Sums the gradients of `params` over the ranks (a missing gradient counts as zero); a no-op in a single
+  // process. Scale each rank's loss so that the sum is the combined batch's (e.g. by its share of rows).
+  virtual void allreduce_gradients(const std::vector<torch::Tensor>& params) { (void)params; }
+
   // ---- stage reuse for custom loops (run_stage does this by itself; docs/plugins.md "Reusing stages") ----
   // When the config gives stage `spec.name` an `init_from: run:<id>/<stage>` or `cache: true` with a stored
   // entry for the weights `model` has now, loads those weights into `model` and returns the result the stage
@@ -110,6 +127,9 @@ class Transfer {
  public:
   virtual ~Transfer() = default;
   virtual TransferResult run(TransferContext& ctx) = 0;
+  // Whether and how it runs data-parallel (see DataParallel). The default suits a strategy that trains
+  // through run_stage / train only; a custom loop declares none, or own when it shards its batches itself.
+  virtual DataParallel data_parallel() const { return DataParallel::engine; }
 };
 
 }  // namespace xrec

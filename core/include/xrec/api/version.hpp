@@ -8,7 +8,9 @@
 //    stages (StageSpec, run_stage) and services for custom loops in TransferContext, fast weights in
 //    scoring, item encoders, pointwise models, cold-start tasks, Quantizer::initialize.
 // 4: wave 2: TransferContext::reuse_stage / store_stage (stage reuse and resume), Quantizer::stats(),
-//    StageSpec::aux_loss, BestTracker snapshot state, xrec::Progress: plugins built against 3 must be rebuilt.
+//    StageSpec::aux_loss, BestTracker snapshot state, xrec::Progress, Quantizer::forward_domain,
+//    ItemDomain::train, Transfer::data_parallel and TransferContext::rank / world_size / allreduce_gradients:
+//    plugins built against 3 must be rebuilt.
 #define XREC_API_VERSION 4
 #define XREC_VERSION_STRING "0.1.0"
 

@@ -16,10 +16,25 @@ struct Options {
   double timeout_s = 60;         // joining and every collective; a dead peer fails the others after this
 };
 
-// From the environment: XREC_WORLD_SIZE / XREC_RANK (set by `xrec run --nproc`), else Slurm's
-// SLURM_STEP_NUM_TASKS / SLURM_PROCID (a task of an srun step); address XREC_MASTER_ADDR (else MASTER_ADDR, else 127.0.0.1),
-// port XREC_MASTER_PORT (else MASTER_PORT, else 29500 + SLURM_JOB_ID % 1000 under Slurm),
-// XREC_DIST_BACKEND, XREC_DIST_TIMEOUT. nullopt for a single process. InputError on bad values.
+// What a config's `distributed:` section asks for (empty / 0: not given).
+struct Requested {
+  int world_size = 1;
+  int rank = 0;
+  std::string address;
+  int port = 0;
+  std::string backend;
+  double timeout_s = 0;
+};
+
+// The process group of this run. World size and rank: XREC_WORLD_SIZE / XREC_RANK (set by `xrec run
+// --nproc`), else Slurm's SLURM_STEP_NUM_TASKS / SLURM_PROCID (a task of an srun step), else the config's
+// distributed.world_size / rank (processes started by hand). Address: XREC_MASTER_ADDR, else MASTER_ADDR,
+// else distributed.address, else 127.0.0.1. Port: XREC_MASTER_PORT, else MASTER_PORT, else
+// distributed.port, else 29500 + SLURM_JOB_ID % 1000 under Slurm, else 29500. Backend and timeout:
+// XREC_DIST_BACKEND / XREC_DIST_TIMEOUT, else the config's. nullopt for a single process. InputError on
+// bad values, naming the variable or key.
+std::optional<Options> resolve(const Requested& config);
+// resolve() with nothing from a config: the environment alone.
 std::optional<Options> from_environment();
 
 // Joins the process group (rank 0 hosts the store). Error when a peer does not arrive within the timeout,

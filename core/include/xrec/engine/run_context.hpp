@@ -58,6 +58,13 @@ class RunContext : public TransferContext {
 
   void check_interrupted() const override;
 
+  int rank() const override;
+  int world_size() const override;
+  void allreduce_gradients(const std::vector<torch::Tensor>& params) override;
+  // What the method declared (Transfer::data_parallel): under data parallelism, custom-loop calls
+  // (sample_batch, pointwise_batch) are allowed only for DataParallel::own.
+  void set_data_parallel(DataParallel mode) { data_parallel_ = mode; }
+
   // `xrec run --resume`: stages this run completed load their <stage>-best checkpoint, the stage it was
   // interrupted in continues from <stage>-last.pt.
   void set_resume(bool on) { resuming_ = on; }
@@ -128,6 +135,7 @@ class RunContext : public TransferContext {
   const Params& eval_;
   std::map<std::string, Batcher> batchers_;
   int64_t max_len_ = 0;
+  DataParallel data_parallel_ = DataParallel::engine;
   std::unique_ptr<ColdStartTask> cold_start_;  // built on first use
   bool resuming_ = false;
   int64_t epochs_done_ = 0;     // epochs finished in this process (for XREC_INTERRUPT_AFTER_EPOCHS)
