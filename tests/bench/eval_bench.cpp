@@ -50,8 +50,29 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// rank_targets' batching (cases sorted by history length, batches of options.batch_size), with the time
-// of each part and a choice of ranking function.
+// rank_targets' batching: cases sorted by history length (stable), batches of options.batch_size. Calls
+// fn(first position in that order, the batch's cases, their histories).
+template <class Fn>
+void for_each_engine_batch(const std::vector<EvalCase>& cases, int64_t batch_size, Fn fn) {
+  std::vector<size_t> order(cases.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return cases[x].history.size() < cases[y].history.size(); });
+  for (size_t lo = 0; lo < cases.size(); lo += static_cast<size_t>(batch_size)) {
+    const size_t hi = std::min(cases.size(), lo + static_cast<size_t>(batch_size));
+    std::vector<const EvalCase*> batch;
+    std::vector<const std::vector<int64_t>*> histories;
+    std::vector<size_t> at;
+    for (size_t i = lo; i < hi; ++i) {
+      batch.push_back(&cases[order[i]]);
+      histories.push_back(&cases[order[i]].history);
+      at.push_back(order[i]);
+    }
+    fn(at, batch, histories);
+  }
+}
+
+// rank_targets' batching, with the time of each part and a choice of ranking function.
 struct Parts {
   double pack = 0, score = 0, rank = 0;
   std::vector<Ranking> ranks;
@@ -79,18 +100,9 @@ Agreement compare_scoring(const std::vector<EvalCase>& cases, const engine::Scor
                           const engine::EvalOptions& options) {
   torch::NoGradGuard no_grad;
   Agreement g;
-  std::vector<size_t> order(cases.size());  // rank_targets' order: by history length
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t x, size_t y) { return cases[x].history.size() < cases[y].history.size(); });
-  for (size_t lo = 0; lo < cases.size(); lo += static_cast<size_t>(options.batch_size)) {
-    const size_t hi = std::min(cases.size(), lo + static_cast<size_t>(options.batch_size));
-    std::vector<const EvalCase*> batch;
-    std::vector<const std::vector<int64_t>*> histories;
-    for (size_t i = lo; i < hi; ++i) {
-      batch.push_back(&cases[order[i]]);
-      histories.push_back(&cases[order[i]].history);
-    }
+  for_each_engine_batch(cases, options.batch_size, [&](const std::vector<size_t>&,
+                                                       const std::vector<const EvalCase*>& batch,
+                                                       const std::vector<const std::vector<int64_t>*>& histories) {
     auto packed = engine::pack_histories(histories, options.max_len);
     auto sa = a(packed, batch), sb = b(packed, batch);
     auto diff = (sa - sb).abs();
@@ -108,7 +120,7 @@ Agreement compare_scoring(const std::vector<EvalCase>& cases, const engine::Scor
       const int64_t near = ((row - row[batch[i]->target]).abs() <= tol).sum().item<int64_t>() - 1;
       if (ra[i].candidates == rb[i].candidates && move <= near) ++g.explained;
     }
-  }
+  });
   return g;
 }
 
@@ -117,31 +129,22 @@ Parts timed_rank_targets(const std::vector<EvalCase>& cases, const engine::Score
                          const engine::EvalOptions& options, RankFn rank) {
   torch::NoGradGuard no_grad;
   Parts p;
-  std::vector<size_t> order(cases.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return cases[a].history.size() < cases[b].history.size(); });
   p.ranks.resize(cases.size());
-  for (size_t lo = 0; lo < cases.size(); lo += static_cast<size_t>(options.batch_size)) {
-    const size_t hi = std::min(cases.size(), lo + static_cast<size_t>(options.batch_size));
+  for_each_engine_batch(cases, options.batch_size, [&](const std::vector<size_t>& at,
+                                                       const std::vector<const EvalCase*>& batch,
+                                                       const std::vector<const std::vector<int64_t>*>& histories) {
     auto t0 = Clock::now();
-    std::vector<const EvalCase*> batch;
-    std::vector<const std::vector<int64_t>*> histories;
-    for (size_t i = lo; i < hi; ++i) {
-      batch.push_back(&cases[order[i]]);
-      histories.push_back(&cases[order[i]].history);
-    }
     auto packed = engine::pack_histories(histories, options.max_len);
     auto t1 = Clock::now();
     auto scores = score(packed, batch);
     auto t2 = Clock::now();
     auto r = rank(scores, batch);
     auto t3 = Clock::now();
-    for (size_t i = lo; i < hi; ++i) p.ranks[order[i]] = r[i - lo];
+    for (size_t i = 0; i < at.size(); ++i) p.ranks[at[i]] = r[i];
     p.pack += std::chrono::duration<double>(t1 - t0).count();
     p.score += std::chrono::duration<double>(t2 - t1).count();
     p.rank += std::chrono::duration<double>(t3 - t2).count();
-  }
+  });
   return p;
 }
 
