@@ -1,6 +1,6 @@
 #pragma once
-// Helpers the quantizer plugins share (vq, rvq, pq): squared distances to codewords, sampling of seed rows,
-// Lloyd's k-means, and codebook usage / perplexity of an assignment. Included by the plugins' .cpp files only.
+// Helpers the quantizer plugins share (vq, rvq, pq): the item rows to initialise from, squared distances to
+// codewords, sampling of seed rows, Lloyd's k-means, and codebook usage / perplexity of an assignment. Included by the plugins' .cpp files only.
 #include <torch/torch.h>
 
 #include <cmath>
@@ -8,7 +8,20 @@
 #include <utility>
 #include <vector>
 
+#include "xrec/api/errors.hpp"
+
 namespace xrec::quantizers {
+
+// Every domain's item vectors without their padding row 0, stacked [N, D] as float. InputError naming the
+// quantizer when no domain has an item.
+inline torch::Tensor item_rows(const std::vector<torch::Tensor>& item_vectors, const std::string& quantizer) {
+  std::vector<torch::Tensor> rows;
+  for (const auto& v : item_vectors)
+    if (v.size(0) > 1) rows.push_back(v.slice(0, 1));
+  if (rows.empty())
+    throw InputError("quantizer " + quantizer + ": the model's domains have no items to initialise from");
+  return torch::cat(rows).to(torch::kFloat);
+}
 
 // Squared distances [N, K] between rows of x [N, D] and codewords [K, D].
 inline torch::Tensor distances(const torch::Tensor& x, const torch::Tensor& codebook) {

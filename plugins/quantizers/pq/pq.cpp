@@ -72,11 +72,7 @@ class ProductQuantizer : public Quantizer {
  private:
   // Learned codes: codebooks [subspaces, K, D / subspaces], k-means per sub-space over every domain's items.
   void initialize_learned(const QuantizerInit& init) {
-    std::vector<Tensor> rows;
-    for (const auto& v : init.item_vectors)
-      if (v.size(0) > 1) rows.push_back(v.slice(0, 1));
-    if (rows.empty()) throw InputError("quantizer pq: the model's domains have no items to initialise from");
-    const Tensor x = torch::cat(rows).to(torch::kFloat);
+    const Tensor x = item_rows(init.item_vectors, "pq");
     const int64_t dim = x.size(1);
     if (dim % subspaces_ != 0)
       throw InputError("quantizer pq: item vectors of width " + std::to_string(dim) + " do not split into " +

@@ -30,11 +30,7 @@ class ResidualQuantizer : public Quantizer {
   // distinct rows) over the residuals the previous levels leave on every domain's items (padding left out).
   void initialize(const QuantizerInit& init) override {
     torch::NoGradGuard no_grad;
-    std::vector<Tensor> rows;
-    for (const auto& v : init.item_vectors)
-      if (v.size(0) > 1) rows.push_back(v.slice(0, 1));
-    if (rows.empty()) throw InputError("quantizer rvq: the model's domains have no items to initialise from");
-    Tensor r = torch::cat(rows).to(torch::kFloat);
+    Tensor r = item_rows(init.item_vectors, "rvq");
     const int64_t dim = r.size(1);
     if (!codebooks_.defined()) {
       codebooks_ = register_parameter("codebooks", torch::zeros({levels_, size_, dim}, r.options()));

@@ -11,16 +11,14 @@
 #include "xrec/api/errors.hpp"
 #include "xrec/api/plugin.hpp"
 #include "xrec/api/quantizer.hpp"
+#include "../common/codebook.hpp"
 
 namespace {
 
 using namespace xrec;
 using torch::Tensor;
-
-// Squared distances [N, K] between rows of x [N, D] and codewords [K, D].
-Tensor distances(const Tensor& x, const Tensor& codebook) {
-  return x.pow(2).sum(1, true) - 2 * torch::matmul(x, codebook.t()) + codebook.pow(2).sum(1).unsqueeze(0);
-}
+using xrec::quantizers::distances;
+using xrec::quantizers::item_rows;
 
 class VectorQuantizer : public Quantizer {
  public:
@@ -37,11 +35,7 @@ class VectorQuantizer : public Quantizer {
   // domain's items (padding rows left out) or by distinct random items.
   void initialize(const QuantizerInit& init) override {
     torch::NoGradGuard no_grad;
-    std::vector<Tensor> rows;
-    for (const auto& v : init.item_vectors)
-      if (v.size(0) > 1) rows.push_back(v.slice(0, 1));
-    if (rows.empty()) throw InputError("quantizer vq: the model's domains have no items to initialise from");
-    const Tensor x = torch::cat(rows).to(torch::kFloat);
+    const Tensor x = item_rows(init.item_vectors, "vq");
     const int64_t dim = x.size(1);
     if (!codebook_.defined()) {
       Tensor start = torch::zeros({size_, dim}, x.options());
