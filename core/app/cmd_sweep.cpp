@@ -7,12 +7,15 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "cli.hpp"
 #include "xrec/api/errors.hpp"
 #include "xrec/config.hpp"
 #include "xrec/engine/schema.hpp"
+#include "xrec/data/data_pipeline.hpp"
 #include "xrec/engine/builtins.hpp"
+#include "xrec/engine/experiment.hpp"
 #include "xrec/engine/startup.hpp"
 #include "xrec/loader.hpp"
 #include "xrec/registry.hpp"
@@ -30,15 +33,17 @@ namespace {
 const char* kSweepUsage =
     "usage: xrec sweep SPEC.yaml|CONFIG.yaml [key=value ...] [--grid key=v1,v2]... [--seeds 1,2,3]\n"
     "                  [-j N] [--threads K] [--timeout SECONDS] [--name NAME] [--select METRIC[:max|min]]\n"
-    "                  [--dry-run] [--retry-failed] [--max-retries N] [--only-missing] [--exec] [--db PATH]\n"
-    "                  [--plugin-path DIR]...\n"
+    "                  [--dry-run] [--check-data] [--retry-failed] [--max-retries N] [--only-missing] [--exec]\n"
+    "                  [--db PATH] [--plugin-path DIR]...\n"
     "       xrec sweep SPEC ... --emit slurm DIR | --slurm [--slurm-dir DIR] [--partition P] [--time T]\n"
     "                  [--cpus-per-task N] [--mem M] [--array-parallelism N]\n"
     "       xrec sweep list [--db PATH]\n"
     "       xrec sweep show ID|NAME [--metrics all|KEY,...] [--csv | --json] [--db PATH]\n"
     "  Runs every point of a sweep (a spec file with base:/grid:/variants:/random:/seeds:, or a config plus\n"
     "  --grid/--seeds) as its own `xrec run` process, N at a time, each point once per seed. Every point is\n"
-    "  validated first. Running the same sweep (--name, default: the spec file's name) again skips finished\n"
+    "  validated first (--check-data: their data sections are loaded too, once per distinct data config, so a\n"
+    "  missing file, column or feature stops the sweep before any trial; with --dry-run, a full preflight).\n"
+    "  Running the same sweep (--name, default: the spec file's name) again skips finished\n"
     "  trials, re-runs interrupted and failed ones (failed: up to --max-retries attempts, default 3, or\n"
     "  always with --retry-failed) and runs new ones; --only-missing runs only trials that never ran.\n"
     "  -j N: trials at once (default 1); threads per trial default to cores / N. --timeout: per trial.\n"
@@ -65,6 +70,7 @@ class PointValidator {
   sweep::PointCheck operator()(const sweep::Spec& spec, const std::vector<std::string>& overrides) const {
     ResolvedConfig resolved = load(spec, overrides).resolve(registry_, engine::run_schema());
     engine::check_run_config(resolved);  // the same host checks as `xrec run` (method, select metric, threads)
+    if (check_data_) load_data_once(resolved);
     sweep::PointCheck check;
     check.config_hash = resolved.hash;
     for (const auto& c : resolved.components)
@@ -72,14 +78,43 @@ class PointValidator {
     check.select_metric = resolved.section("train").str("select_metric");
     return check;
   }
+  // --check-data: also load every point's data sections (once per distinct data configuration), as `xrec run`
+  // would, so a missing file, column or feature fails the preflight instead of a trial hours later.
+  void check_data(bool on) { check_data_ = on; }
 
  private:
+  void load_data_once(const ResolvedConfig& resolved) const {
+    std::string key;
+    for (const auto& [k, v] : resolved.flat)
+      if (k.rfind("data.", 0) == 0 || k == "data_root") key += k + "=" + v + "\n";
+    if (!data_checked_.insert(key).second) return;
+    const Params& top = resolved.section("");
+    PluginContext ctx;
+    ctx.seed = static_cast<uint64_t>(top.integer("seed"));
+    ctx.data_roots = engine::data_roots(top.str("data_root"));
+    ctx.log = spdlog::default_logger()->clone("data");
+    ctx.log->set_level(spdlog::level::warn);
+    for (const ComponentConfig* section : engine::data_sections(resolved)) {
+      try {
+        const engine::LoadedDomain d = engine::load_domain(registry_, *section, ctx);
+        const std::string name = section->params.has("catalog") && !section->params.str("catalog").empty()
+                                     ? section->params.str("catalog")
+                                     : section->type;
+        std::printf("data ok: %s (%s, %zu users)\n", name.c_str(), d.from_cache ? "data cache" : "read from files",
+                    d.data.sequences.size());
+      } catch (const std::exception& e) {
+        throw InputError(std::string("--check-data: ") + e.what());
+      }
+    }
+  }
   static Config load(const sweep::Spec& spec, const std::vector<std::string>& overrides) {
     if (!spec.base_inline.empty()) return Config::parse(spec.base_inline, spec.source + " (base:)", overrides);
     return Config::load(spec.base_path, overrides);
   }
   Registry registry_;
   PluginLoader loader_;
+  bool check_data_ = false;
+  mutable std::set<std::string> data_checked_;
 };
 
 int sweep_list(const Args& args) {
@@ -260,7 +295,7 @@ int cmd_sweep(const std::vector<std::string>& argv) {
       parse("sweep", rest,
             {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics", "slurm-dir",
              "partition", "time", "cpus-per-task", "mem", "array-parallelism", "poll"},
-            {"help", "dry-run", "retry-failed", "only-missing", "exec", "csv", "json", "slurm"});
+            {"help", "dry-run", "check-data", "retry-failed", "only-missing", "exec", "csv", "json", "slurm"});
   if (!task_dir.empty()) {
     std::error_code ec;
     const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
@@ -341,6 +376,7 @@ int cmd_sweep(const std::vector<std::string>& argv) {
 
   // 1. Validate every trial (nothing is written before this passes).
   PointValidator validator(spec, plugin_dirs);
+  validator.check_data(args.flag("check-data"));
   // Planning reads the store without writing it (a bad spec or point leaves no file behind); a store
   // older than the sweep tables holds no trials.
   std::unique_ptr<Store> existing;

@@ -223,3 +223,39 @@ TEST(SweepE2E, BadSpecsAndBadPointsStopBeforeAnythingRuns) {
   EXPECT_NE(r.output.find("2 point(s) x 2 seed(s) = 4 trial(s); 4 to run"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(db));
 }
+
+// --check-data loads every point's data sections before anything runs: a point whose data cannot load (here a
+// source asking for text features its dataset does not have) stops the sweep with the loader's message,
+// where a plain --dry-run only validates the config. Each distinct data configuration loads once.
+TEST(SweepE2E, CheckDataLoadsEveryPointsDataBeforeAnythingRuns) {
+  TempDir dir("sweep-check-data");
+  write_base(dir);
+  const std::string spec = dir.write("data.yaml", R"(base: base.yaml
+variants:
+  - {name: plain}
+  - {name: also-plain, train.lr: 0.01}
+  - {name: text, data.target.text_features: 8}
+)");
+  const std::string db = dir.file("store/xrec.db");
+  Result plan = sweep(spec + " --dry-run --db " + db);
+  EXPECT_EQ(plan.code, 0) << plan.output;
+  Result checked = sweep(spec + " --dry-run --check-data --db " + db);
+  EXPECT_EQ(checked.code, 2) << checked.output;
+  EXPECT_NE(checked.output.find("--check-data:"), std::string::npos) << checked.output;
+  EXPECT_NE(checked.output.find("text_features: 8 asks for text features"), std::string::npos) << checked.output;
+  EXPECT_NE(checked.output.find("point 2 (text)"), std::string::npos) << checked.output;
+  EXPECT_FALSE(fs::exists(db));
+  // Without the bad point: the two points share one data configuration, loaded once, and nothing is written.
+  const std::string good = dir.write("good.yaml", R"(base: base.yaml
+variants:
+  - {name: plain}
+  - {name: also-plain, train.lr: 0.01}
+)");
+  Result ok = sweep(good + " --dry-run --check-data --db " + db);
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  size_t loads = 0;
+  for (size_t at = ok.output.find("data ok: "); at != std::string::npos; at = ok.output.find("data ok: ", at + 1))
+    ++loads;
+  EXPECT_EQ(loads, 1u) << ok.output;
+  EXPECT_FALSE(fs::exists(db));
+}
