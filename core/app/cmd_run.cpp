@@ -105,7 +105,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     else if (argv[i].rfind("--plugin-path=", 0) == 0) plugin_dirs.push_back(argv[i].substr(14));
     else rest.push_back(argv[i]);
   }
-  Args args = parse("run", rest, {"db", "sweep", "resume", "nproc"}, {"help", "check"});
+  Args args = parse("run", rest, {"db", "sweep", "resume", "nproc", "expect-config"}, {"help", "check"});
   if (auto r = args.option("resume"); r && !args.flag("help")) {
     size_t used = 0;
     int64_t id = 0;
@@ -176,6 +176,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     if (used == 0 || used != s->size() || *req.sweep_id < 1) throw InputError("--sweep: expected a sweep id, got '" + *s + "'");
   }
+  // --expect-config HASH: set by `xrec sweep` on its trials (the config hash the trial was planned with).
+  if (auto h = args.option("expect-config")) req.expect_config_hash = *h;
   req.command_line = "xrec run";
   for (auto& a : argv) req.command_line += " " + a;
   engine::run_experiment(req);

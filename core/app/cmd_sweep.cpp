@@ -51,7 +51,7 @@ const char* kSweepUsage =
     "  fresh `xrec run` process per trial instead.\n"
     "  --emit slurm DIR writes DIR/plan.yaml (the frozen trials) and DIR/job.sh (a job array, task i runs\n"
     "  trial i into its own shard DIR/shards/*.db); --slurm also submits it with sbatch, follows it with\n"
-    "  squeue and merges the shards into the store (DIR: --emit's, else <store folder>/slurm/<name>).\n"
+    "  squeue and merges the shards into the store (DIR: --emit's, else <store folder>/<store stem>/slurm/<name>).\n"
     "  Resume flags pick the array's tasks. See docs/sweeps.md and docs/scale-out.md.\n";
 
 // The start-up a sweep validates its points with: plugins loaded once, then Config::load + resolve per
@@ -66,6 +66,9 @@ class PointValidator {
     loader_.load_dirs(dirs);
     for (auto& p : loader_.problems())
       std::fprintf(stderr, "xrec sweep: warning: skipped plugin %s: %s\n", p.path.c_str(), p.message.c_str());
+  }
+  std::string config_hash(const sweep::Spec& spec, const std::vector<std::string>& overrides) const {
+    return load(spec, overrides).resolve(registry_, engine::run_schema()).hash;
   }
   sweep::PointCheck operator()(const sweep::Spec& spec, const std::vector<std::string>& overrides) const {
     ResolvedConfig resolved = load(spec, overrides).resolve(registry_, engine::run_schema());
@@ -178,7 +181,7 @@ int sweep_slurm(const Args& args, const sweep::Spec& spec, sweep::Plan plan, con
                 std::string dir, const Validate& validator) {
   const std::string name = opt.name;
   if (dir.empty()) dir = args.option("slurm-dir").value_or("");
-  if (dir.empty()) dir = (fs::path(opt.db_path).parent_path() / "slurm" / name).string();
+  if (dir.empty()) dir = (store_files_dir(opt.db_path) / "slurm" / name).string();
   sweep::SlurmOptions slurm;
   slurm.partition = args.option("partition").value_or("");
   slurm.time = args.option("time").value_or("");
@@ -377,6 +380,9 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   // 1. Validate every trial (nothing is written before this passes).
   PointValidator validator(spec, plugin_dirs);
   validator.check_data(args.flag("check-data"));
+  opt.config_hash = [&validator, &spec](const std::vector<std::string>& overrides) {
+    return validator.config_hash(spec, overrides);
+  };
   // Planning reads the store without writing it (a bad spec or point leaves no file behind); a store
   // older than the sweep tables holds no trials.
   std::unique_ptr<Store> existing;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,11 @@ inline std::string successor_dataset(int users, int items, int length) {
     out += "\n";
   }
   return out;
+}
+
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 inline std::string one_value(const std::string& db, const std::string& sql) {

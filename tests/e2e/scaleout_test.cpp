@@ -9,8 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <thread>
 #include <vector>
@@ -50,11 +48,6 @@ eval: {protocol: full, ks: [5, 10]}
 }
 
 int port() { return 21000 + static_cast<int>(std::random_device{}() % 8000); }
-
-std::string file_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 double number(const std::string& db, const std::string& sql) {
   const std::string v = one_value(db, sql);

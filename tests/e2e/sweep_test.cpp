@@ -259,3 +259,69 @@ variants:
   EXPECT_EQ(loads, 1u) << ok.output;
   EXPECT_FALSE(fs::exists(db));
 }
+
+namespace {
+// A spec with an inline base (written by the driver into the store's folder) whose two trials sleep.
+std::string inline_spec(const TempDir& dir, const std::string& file, const std::string& name, double seconds) {
+  const std::string data = dir.write("successor-" + name + ".txt", successor_dataset(40, 20, 8));
+  return dir.write(file, "name: " + name + "\nbase:\n  name: " + name + R"(
+  seed: 7
+  threads: 1
+  device: cpu
+  data: {target: {type: user_sequences, path: )" + data + R"(}}
+  backbone: {type: sasrec, hidden: 8, layers: 1, heads: 1, max_len: 6}
+  transfer: {type: fault, mode: sleep, seconds: )" + std::to_string(seconds) + R"(}
+  train: {epochs: 1, batch_size: 16}
+  eval: {protocol: full, ks: [5, 10]}
+variants:
+  - {name: first}
+  - {name: second, train.lr: 0.01}
+)");
+}
+}  // namespace
+
+// Two stores in one folder each keep their sweep files in their own folder (<stem>/sweeps/<id>/): before,
+// both stores' sweep 1 wrote <folder>/sweeps/1/base.yaml, and a second sweep started while the first ran
+// overwrote the first's inline base, whose later trials then ran (and were recorded as) the other config.
+TEST(SweepE2E, TwoStoresInOneFolderKeepTheirSweepFilesApart) {
+  TempDir dir("sweep-two-stores");
+  const std::string a = inline_spec(dir, "a.yaml", "study-a", 2.0), b = inline_spec(dir, "b.yaml", "study-b", 0.0);
+  const std::string db_a = dir.file("runs/a.db"), db_b = dir.file("runs/b.db");
+  auto running = std::async(std::launch::async, [&] { return sweep(a + " -j 1 --db " + db_a); });
+  ASSERT_FALSE(wait_for(db_a, "SELECT count(*) FROM runs", 60).empty()) << "sweep a never started a run";
+  Result rb = sweep(b + " -j 1 --db " + db_b);  // while a's first trial sleeps
+  ASSERT_EQ(rb.code, 0) << rb.output;
+  Result ra = running.get();
+  ASSERT_EQ(ra.code, 0) << ra.output;
+  EXPECT_EQ(one_value(db_a, "SELECT group_concat(DISTINCT name) FROM runs"), "study-a");
+  EXPECT_EQ(one_value(db_b, "SELECT group_concat(DISTINCT name) FROM runs"), "study-b");
+  EXPECT_EQ(one_value(db_a, "SELECT count(*) FROM sweep_trials WHERE status = 'finished'"), "2");
+  EXPECT_TRUE(fs::exists(dir.file("runs/a/sweeps/1/base.yaml")));
+  EXPECT_TRUE(fs::exists(dir.file("runs/b/sweeps/1/base.yaml")));
+  EXPECT_FALSE(fs::exists(dir.file("runs/sweeps")));
+}
+
+// A trial runs the config it was planned with: when its config file changes under the driver (here the
+// inline base rewritten while the first trial runs, as an editor or another sweep would), the next trial is
+// refused before anything is recorded and fails naming both hashes; the finished trial stays.
+TEST(SweepE2E, ATrialWhoseConfigChangedUnderTheDriverIsRefused) {
+  TempDir dir("sweep-changed-base");
+  const std::string spec = inline_spec(dir, "a.yaml", "study-a", 2.0);
+  const std::string db = dir.file("runs/a.db");
+  auto running = std::async(std::launch::async, [&] { return sweep(spec + " -j 1 --db " + db); });
+  ASSERT_FALSE(wait_for(db, "SELECT count(*) FROM runs", 60).empty()) << "the sweep never started a run";
+  const std::string base = dir.file("runs/a/sweeps/1/base.yaml");
+  ASSERT_TRUE(fs::exists(base));
+  std::string text = file_text(base);
+  const size_t at = text.find("name: study-a");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, std::string("name: study-a").size(), "name: replaced");
+  std::ofstream(base, std::ios::trunc) << text;
+  Result r = running.get();
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(one_value(db, "SELECT count(*) FROM runs"), "1");  // the refused trial recorded nothing
+  EXPECT_EQ(one_value(db, "SELECT name FROM runs"), "study-a");
+  const std::string error = one_value(db, "SELECT error FROM trials WHERE status = 'failed'");
+  EXPECT_NE(error.find("--expect-config"), std::string::npos) << error;
+  EXPECT_NE(error.find("the sweep planned for this trial"), std::string::npos) << error;
+}

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -84,6 +85,12 @@ struct MergeReport {
 
 enum class RunStatus { Running, Finished, Failed, Interrupted };
 const char* to_string(RunStatus s);
+
+// The folder where a store keeps its files, beside the store file: <store folder>/<store stem>/ (a store
+// file without an extension: <name>.runs/). It holds the run folders (<id>/), the stage cache (cache/),
+// sweep trial logs and inline bases (sweeps/<id>/) and Slurm arrays (slurm/<name>/), so two stores in one
+// folder never share a file (sweep ids and run ids restart at 1 in every store).
+std::filesystem::path store_files_dir(const std::string& db_path);
 
 // The storage class of one result value, as SQLite reports it.
 enum class SqlType { Null, Integer, Real, Text, Blob };

@@ -169,6 +169,10 @@ ExperimentOutcome run_experiment(const ExperimentRequest& req) {
   Session session(so);
   const ResolvedConfig& resolved = session.config();
   if (req.resume_run) check_resumable(resume, *req.resume_run, resolved, session.loader());
+  if (req.expect_config_hash && resolved.hash != *req.expect_config_hash)
+    throw InputError("--expect-config: " + so.config_path + " resolves to config " + resolved.hash.substr(0, 12) +
+                     ", not the " + req.expect_config_hash->substr(0, 12) +
+                     " the sweep planned for this trial (the file changed after the sweep read it); nothing was run");
   if (req.check_only) {
     session.build_components();
     std::cout << resolved.yaml << std::flush;

@@ -18,11 +18,7 @@ void check_db_path(const std::string& db_path) {
     throw InputError("the store path is empty (--db= or XREC_DB=\"\"): give a store file, e.g. --db runs/xrec.db");
 }
 
-fs::path run_folder(const std::string& db_path, int64_t run) {
-  const fs::path db = fs::absolute(db_path);
-  const std::string space = db.has_extension() ? db.stem().string() : db.filename().string() + ".runs";
-  return db.parent_path() / space / std::to_string(run);
-}
+fs::path run_folder(const std::string& db_path, int64_t run) { return store_files_dir(db_path) / std::to_string(run); }
 
 RunRecorder::RunRecorder(const std::string& db_path, const RunInfo& info, const ResolvedConfig& config,
                          std::shared_ptr<spdlog::logger> console)

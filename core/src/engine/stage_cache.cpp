@@ -200,7 +200,7 @@ void set_torch_rng_state(const std::string& state) {
   gen.set_state(s);
 }
 
-fs::path stage_cache_dir(const std::string& db_path) { return run_folder(db_path, 0).parent_path() / "cache"; }
+fs::path stage_cache_dir(const std::string& db_path) { return store_files_dir(db_path) / "cache"; }
 
 std::optional<CacheEntry> read_cache_entry(const fs::path& dir, const std::string& key) {
   std::ifstream in(dir / (key + ".meta"));

@@ -301,8 +301,10 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
   for (const auto& t : plan.trials) records.push_back(t.record);
   store.add_trials(sweep, records);
 
-  // Trial logs and an inline base live beside the store: <store folder>/sweeps/<id>/.
-  const fs::path folder = fs::absolute(fs::path(options.db_path).parent_path() / "sweeps" / std::to_string(sweep));
+  // Trial logs and an inline base live in the store's own folder, <store folder>/<store stem>/sweeps/<id>/:
+  // sweep ids restart at 1 in every store, so a folder shared by two stores would mix their trials (it did:
+  // a second store's sweep 1 overwrote the first's inline base while it ran).
+  const fs::path folder = store_files_dir(options.db_path) / "sweeps" / std::to_string(sweep);
   fs::create_directories(folder);
   std::string base_path = spec.base_path;
   if (!spec.base_inline.empty()) {
@@ -374,12 +376,29 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
     l.log = (folder / ("trial-" + t.record.key.substr(0, 12) + "-" + std::to_string(t.record.attempts + 1) + ".log"))
                 .string();
     std::vector<std::string> args{options.xrec_binary, "run", base_path};
+    std::vector<std::string> run_overrides = t.overrides;
     bool sets_threads = false;
-    for (const auto& o : t.overrides) {
-      args.push_back(o);
-      sets_threads = sets_threads || o.rfind("threads=", 0) == 0;
+    for (const auto& o : t.overrides) sets_threads = sets_threads || o.rfind("threads=", 0) == 0;
+    if (!sets_threads) run_overrides.push_back("threads=" + std::to_string(threads));
+    args.insert(args.end(), run_overrides.begin(), run_overrides.end());
+    // The trial must run the config it was planned with (Options::config_hash).
+    std::string stale;
+    if (options.config_hash) {
+      try {
+        const std::string now = options.config_hash(t.overrides);
+        if (now != t.record.config_hash)
+          stale = "point " + std::to_string(t.record.point) + " (" + t.record.point_label + ") resolves to config " +
+                  now.substr(0, 12) + " now, not the planned " + t.record.config_hash.substr(0, 12) +
+                  ": a base or included file changed since the sweep started; run the sweep again to plan it anew";
+        else {
+          args.push_back("--expect-config");
+          args.push_back(options.config_hash(run_overrides));
+        }
+      } catch (const std::exception& e) {
+        stale = "point " + std::to_string(t.record.point) + " (" + t.record.point_label +
+                ") no longer resolves: " + e.what();
+      }
     }
-    if (!sets_threads) args.push_back("threads=" + std::to_string(threads));
     args.push_back("--db");
     args.push_back(options.db_path);
     args.push_back("--sweep");
@@ -411,6 +430,11 @@ Summary execute(const Plan& plan, Store& store, const Options& options) {
       if (null_fd >= 0) {
         dup2(null_fd, 0);
         close(null_fd);
+      }
+      if (!stale.empty()) {  // fails like a trial whose config is refused (exit 2), the reason in its log
+        std::fprintf(stderr, "xrec sweep: trial not started: %s\n", stale.c_str());
+        std::fflush(stderr);
+        _exit(2);
       }
       if (options.in_process) {
         int code = 1;

@@ -31,6 +31,9 @@ struct ExperimentRequest {
   // interrupted one continues from its last epoch. A finished run, another xrec version, a config that
   // resolves differently now, a changed plugin or missing checkpoints are InputErrors, before any write.
   std::optional<int64_t> resume_run;
+  // `--expect-config HASH` (set by `xrec sweep` on its trials): the config must resolve to this hash, else an
+  // InputError before anything is recorded (the trial's file changed after the sweep planned it).
+  std::optional<std::string> expect_config_hash;
 };
 
 struct ExperimentOutcome {

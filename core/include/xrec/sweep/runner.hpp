@@ -38,6 +38,12 @@ struct Options {
   // LibTorch and plugins, which saves most of a trial's fixed cost. The driver must not have started
   // LibTorch's thread pools (it never runs a tensor operation).
   std::function<int(const std::vector<std::string>&)> in_process;
+  // When set: the config hash a trial's overrides (point, seed, threads) resolve to from the spec as the
+  // driver read it. Before each launch the driver checks that the trial's point still resolves to its planned
+  // hash (a base or included file edited mid-sweep fails the trial, naming both hashes), and the child gets
+  // `--expect-config HASH`, so a config file replaced under the driver (another sweep's, an editor) is
+  // refused by the run instead of being recorded as this trial.
+  std::function<std::string(const std::vector<std::string>& overrides)> config_hash;
   bool progress_tty = false;
 };
 
