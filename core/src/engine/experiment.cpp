@@ -123,6 +123,8 @@ void check_resumable(const ResumeFacts& facts, int64_t run, const ResolvedConfig
     throw InputError(what + ": its plugins changed since it ran (then: " + facts.plugins + "; now: " + joined +
                      "): start a new run");
 }
+
+// The config's `distributed:` section (docs/config.md); the environment may override it (distributed::resolve).
 distributed::Requested requested(const Params& d) {
   distributed::Requested r;
   r.world_size = static_cast<int>(d.integer("world_size"));
