@@ -19,12 +19,6 @@ const char* kUsage =
     "usage: xrec_bench_meta [--sources K] [--inner-steps T] [--items N] [--batch B] [--max-len L] [--hidden D]\n"
     "                       [--layers N] [--repeat R] [--threads N] [--plugins DIR]\n";
 
-Batch random_batch(int64_t items, int64_t b, int64_t len) {
-  Batch x;
-  x.inputs = torch::randint(1, items + 1, {b, len}, torch::kLong);
-  x.targets = torch::randint(1, items + 1, {b, len}, torch::kLong);
-  return x;
-}
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -48,17 +42,12 @@ int main(int argc, char** argv) try {
   auto log = quiet_logger();
   Registry registry;
   load_plugins(registry, plugins, log);
-  const Component& c = registry.get(Kind::Backbone, "sasrec");
-  Params p = Params::defaults(c.params, "backbone (sasrec)");
-  p.set("hidden", hidden);
-  p.set("layers", layers);
-  p.set("heads", int64_t{2});
-  p.set("max_len", L);
-  PluginContext ctx;
-  ctx.log = log;
+  ModelOptions mo;
+  mo.hidden = hidden;
+  mo.layers = layers;
+  mo.max_len = L;
   torch::manual_seed(0);
-  auto model = std::make_shared<engine::HostSequenceModel>(std::vector<int64_t>(static_cast<size_t>(K + 1), items),
-                                                           c.backbone(p, ctx), nullptr, engine::LossKind::CrossEntropy);
+  auto model = make_sasrec(registry, std::vector<int64_t>(static_cast<size_t>(K + 1), items), mo, log);
   model->train();
   std::vector<Batch> support, query;
   for (int64_t k = 0; k < K * T; ++k) support.push_back(random_batch(items, B, L));

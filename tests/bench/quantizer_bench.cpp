@@ -46,15 +46,11 @@ int main(int argc, char** argv) try {
   load_plugins(registry, plugins, log);
   PluginContext ctx;
   ctx.log = log;
-  const Component& bc = registry.get(Kind::Backbone, "sasrec");
-  Params bp = Params::defaults(bc.params, "backbone (sasrec)");
-  bp.set("hidden", hidden);
-  bp.set("layers", layers);
-  bp.set("heads", int64_t{2});
-  bp.set("max_len", L);
-  Batch batch;
-  batch.inputs = torch::randint(1, items + 1, {B, L}, torch::kLong);
-  batch.targets = torch::randint(1, items + 1, {B, L}, torch::kLong);
+  ModelOptions mo;
+  mo.hidden = hidden;
+  mo.layers = layers;
+  mo.max_len = L;
+  const Batch batch = random_batch(items, B, L);
 
   // Median seconds of one zero_grad + forward (loss) + backward, after a warm-up step.
   auto step_seconds = [&](const std::string& quantizer) {
@@ -68,8 +64,7 @@ int main(int argc, char** argv) try {
       q = qc.quantizer(qp, ctx);
     }
     torch::manual_seed(0);
-    auto model = std::make_shared<engine::HostSequenceModel>(std::vector<int64_t>{items}, bc.backbone(bp, ctx), q,
-                                                             engine::LossKind::CrossEntropy);
+    auto model = make_sasrec(registry, {items}, mo, log, q);
     model->train();
     auto step = [&] {
       for (auto& p : model->parameters())

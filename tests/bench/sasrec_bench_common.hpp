@@ -130,10 +130,13 @@ struct ModelOptions {
   double dropout = 0.5, attn_dropout = 0.5;
 };
 
-// The sasrec plugin with the quickstart settings (configs/base/sasrec.yaml), in the host's model.
-inline std::shared_ptr<engine::HostSequenceModel> make_sasrec(const Registry& registry, int64_t num_items,
+// The sasrec plugin with the quickstart settings (configs/base/sasrec.yaml), in the host's model: one item
+// table per entry of `domain_items`, and an optional quantizer.
+inline std::shared_ptr<engine::HostSequenceModel> make_sasrec(const Registry& registry,
+                                                             const std::vector<int64_t>& domain_items,
                                                              const ModelOptions& o,
-                                                             const std::shared_ptr<spdlog::logger>& log) {
+                                                             const std::shared_ptr<spdlog::logger>& log,
+                                                             std::shared_ptr<Quantizer> quantizer = nullptr) {
   const Component& c = registry.get(Kind::Backbone, "sasrec");
   Params p = Params::defaults(c.params, "backbone (sasrec)");
   p.set("hidden", o.hidden);
@@ -145,8 +148,22 @@ inline std::shared_ptr<engine::HostSequenceModel> make_sasrec(const Registry& re
   PluginContext ctx;
   ctx.log = log;
   auto backbone = c.backbone(p, ctx);
-  return std::make_shared<engine::HostSequenceModel>(std::vector<int64_t>{num_items}, backbone, nullptr,
+  return std::make_shared<engine::HostSequenceModel>(domain_items, backbone, std::move(quantizer),
                                                      engine::parse_loss(o.loss));
+}
+
+inline std::shared_ptr<engine::HostSequenceModel> make_sasrec(const Registry& registry, int64_t num_items,
+                                                             const ModelOptions& o,
+                                                             const std::shared_ptr<spdlog::logger>& log) {
+  return make_sasrec(registry, std::vector<int64_t>{num_items}, o, log);
+}
+
+// A batch of random item ids (the cost of a step does not depend on which items it holds).
+inline Batch random_batch(int64_t items, int64_t rows, int64_t len) {
+  Batch x;
+  x.inputs = torch::randint(1, items + 1, {rows, len}, torch::kLong);
+  x.targets = torch::randint(1, items + 1, {rows, len}, torch::kLong);
+  return x;
 }
 
 }  // namespace xrec::bench
