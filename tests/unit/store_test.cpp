@@ -1,6 +1,7 @@
 // The run store: schema and migrations, runs and their rows, views, query(), output formats, RunScope,
 // concurrent writers (fork) and killed runs (fork + SIGKILL + reconcile).
 #include "xrec/store.hpp"
+#include "xrec/api/version.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -294,7 +295,7 @@ TEST_F(StoreTest, BeginRunWritesTheRunAndItsParams) {
   EXPECT_EQ(*row[3], this_host());
   EXPECT_EQ(*row[4], std::to_string(getpid()));
   EXPECT_EQ(*row[5], "abc123");
-  EXPECT_EQ(*row[6], "0.1.0");  // XREC_VERSION_STRING when RunInfo leaves it empty
+  EXPECT_EQ(*row[6], XREC_VERSION_STRING);  // when RunInfo leaves it empty
   EXPECT_EQ(*row[7], "1.13.1");
   EXPECT_EQ(*row[8], "7");
   EXPECT_EQ(*row[9], "2");

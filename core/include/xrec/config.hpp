@@ -75,6 +75,10 @@ struct ResolvedConfig {
   std::vector<ComponentConfig> components;
   // Each configured stage's resolved options: the stage section with `stages.<name>` applied over it.
   std::map<std::string, Params> stages;
+  // The keys each configured stage writes itself (`stages.<name>.<key>`, even when equal to a default): they
+  // win over a strategy's own stage values (docs/adr/0004-stages.md). The canonical YAML records these keys
+  // only, so two configs that differ in what they write hash differently.
+  std::map<std::string, std::set<std::string>> stage_keys;
   std::string stage_section = "train";  // ConfigSchema::stage_section: what an unconfigured stage gets
   std::string yaml;  // canonical YAML: every key resolved, defaults filled, keys sorted
   std::string hash;  // sha256 of yaml
@@ -84,6 +88,8 @@ struct ResolvedConfig {
   // The options of one training stage: the `train:` section with `stages.<stage>` applied over it key by key
   // (a stage not named in the config gets `train:` as it is).
   Params stage(const std::string& stage) const;
+  // Whether the config writes `stages.<stage>.<key>` itself.
+  bool stage_sets(const std::string& stage, const std::string& key) const;
   // The stage names the config sets keys for (`stages: {pretrain: {...}, finetune: {...}}`), sorted.
   std::vector<std::string> stage_names() const;
   const ComponentConfig* component(const std::string& path) const;  // nullptr if absent

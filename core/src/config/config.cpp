@@ -30,6 +30,11 @@ Params ResolvedConfig::stage(const std::string& stage) const {
   return section(stage_section);
 }
 
+bool ResolvedConfig::stage_sets(const std::string& stage, const std::string& key) const {
+  auto it = stage_keys.find(stage);
+  return it != stage_keys.end() && it->second.count(key) > 0;
+}
+
 std::vector<std::string> ResolvedConfig::stage_names() const {
   std::vector<std::string> names;
   for (auto& [name, params] : stages) names.push_back(name);

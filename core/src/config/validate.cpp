@@ -102,7 +102,10 @@ class Resolver {
     out_.stage_section = schema_.stage_section;
     for (auto& [name, given] : stage_overrides_) {
       std::map<std::string, Value> values = out_.sections[schema_.stage_section].values();
-      for (auto& [k, v] : given.values()) values[k] = v;
+      for (auto& [k, v] : given.values()) {
+        values[k] = v;
+        out_.stage_keys[name].insert(k);
+      }
       out_.stages[name] = Params("stage '" + name + "'", std::move(values));
     }
   }
@@ -413,8 +416,11 @@ class Resolver {
       for (auto* c : found) list.list.push_back(canon_params(c->params, c->type));
       canon_at(root, s.path) = std::move(list);
     }
-    // Each configured stage with every value resolved, so --check shows what each stage trains with.
-    for (auto& [name, params] : out_.stages) root.map[kStages].map[name] = canon_params(params, "");
+    // Each configured stage with the keys it writes, not filled from `train:`: a written key wins over the
+    // strategy's value for that stage and an unwritten one does not, so the two must hash differently
+    // (docs/adr/0004-stages.md). What a stage trained with is logged when it starts.
+    for (auto& [name, given] : stage_overrides_)
+      if (!given.values().empty()) root.map[kStages].map[name] = canon_params(given, "");
     if (!resolved_plugin_paths_.empty()) {
       Canon& leaf = root.map["plugin_paths"];
       leaf.kind = Canon::Kind::Leaf;

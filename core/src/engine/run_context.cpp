@@ -27,14 +27,17 @@ namespace fs = std::filesystem;
 namespace xrec::engine {
 
 namespace {
-// A config value wins over the spec's when it differs from the schema default (the config layer does not
-// say whether a key was written, so a value equal to the default counts as unset: docs/adr/0004-stages.md).
+// Who decides a stage option (docs/adr/0004-stages.md): the config's `stages.<name>.<key>` when written
+// (even if equal to a default), else `train.<key>` when it differs from the schema default (a run-wide
+// change such as `train.epochs=1`), else the strategy's value for the stage, else the schema default.
 struct Resolver {
-  const Params& config;
-  Params defaults;
+  const ResolvedConfig& resolved;
+  std::string stage;
+  Params config = resolved.stage(stage);
+  Params defaults = Params::defaults(run_schema().sections.at("train"));
   template <class T, class Get>
   T pick(const std::string& key, const std::optional<T>& spec, Get get) const {
-    if (!spec || !(config.at(key) == defaults.at(key))) return get(config, key);
+    if (!spec || resolved.stage_sets(stage, key) || !(config.at(key) == defaults.at(key))) return get(config, key);
     return *spec;
   }
 };
@@ -127,8 +130,8 @@ std::shared_ptr<SequenceModel> RunContext::make_model(const std::vector<const Ta
 }
 
 TrainOptions RunContext::stage_options(const StageSpec& spec) const {
-  const Params config = config_.stage(spec.name);
-  Resolver r{config, Params::defaults(run_schema().sections.at("train"))};
+  Resolver r{config_, spec.name};
+  const Params& config = r.config;
   auto integer = [](const Params& p, const std::string& k) { return p.integer(k); };
   auto real = [](const Params& p, const std::string& k) { return p.real(k); };
   auto str = [](const Params& p, const std::string& k) { return p.str(k); };
@@ -192,6 +195,26 @@ std::string real_text(double v) {
   return buf;
 }
 
+std::string list_text(const std::vector<std::string>& items) {
+  std::string out;
+  for (auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return "[" + out + "]";
+}
+
+// What a stage trains with after config and strategy are resolved, for its log line (the canonical YAML
+// holds only what the config writes; a strategy's own stage values show here).
+std::string options_text(const TrainOptions& o, const std::string& loss) {
+  std::ostringstream t;
+  t << (o.steps > 0 ? "steps " + std::to_string(o.steps) : "epochs " + std::to_string(o.epochs)) << ", "
+    << o.optimizer << " lr " << o.lr << " weight_decay " << o.weight_decay << ", loss " << loss << ", patience "
+    << o.patience << " on " << o.select_metric << ", mix " << o.mix << ", freeze " << list_text(o.freeze)
+    << ", reinit " << list_text(o.reinit);
+  for (auto& g : o.groups)
+    t << ", group " << g.pattern << " lr " << (g.lr ? std::to_string(*g.lr) : "-") << " wd "
+      << (g.weight_decay ? std::to_string(*g.weight_decay) : "-");
+  return t.str();
+}
+
 // The validation cases that select a stage's best epoch, as text for the cache key.
 std::string cases_text(const std::vector<EvalCase>& cases) {
   std::string out = std::to_string(cases.size());
@@ -245,7 +268,7 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
       };
   }
   // The item encoder's auxiliary loss (e.g. ANT's cross-modal term), on or off for this stage only.
-  const bool aux = Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+  const bool aux = Resolver{config_, spec.name}.pick(
       "aux_loss", spec.aux_loss, [](const Params& p, const std::string& k) { return p.flag(k); });
   auto* host = dynamic_cast<HostSequenceModel*>(&model);
   if (!host && !aux)
@@ -261,6 +284,7 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
   TrainResult r;
   {
     LossScope loss(model, stage_loss(spec), train_.str("loss"), spec.name);
+    plugin_.log->info("[{}] trains with {}", spec.name, options_text(o, stage_loss(spec)));
     r = train_stage(model, spec.name, domains, o, hooks);
   }
   keep(model, spec, r, bo);
@@ -268,7 +292,7 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
 }
 
 std::string RunContext::stage_loss(const StageSpec& spec) const {
-  return Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+  return Resolver{config_, spec.name}.pick(
       "loss", spec.loss, [](const Params& p, const std::string& k) { return p.str(k); });
 }
 
@@ -280,7 +304,7 @@ BatchOptions RunContext::stage_batch_options(const StageSpec& spec) const {
 }
 
 bool RunContext::stage_checkpoint_on(const StageSpec& spec) const {
-  return Resolver{config_.stage(spec.name), Params::defaults(run_schema().sections.at("train"))}.pick(
+  return Resolver{config_, spec.name}.pick(
       "checkpoint", spec.checkpoint, [](const Params& p, const std::string& k) { return p.flag(k); });
 }
 

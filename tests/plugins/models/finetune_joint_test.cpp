@@ -108,6 +108,31 @@ TEST(FinetuneStrategy, ConfigOverridesThePolicy) {
                     read(f + "finetune-best.pt", "backbone.layer0_k_weight")));
 }
 
+// relearn freezes the Transformer layers; a config that writes `freeze: []` for the stage, although that
+// is the schema default, unfreezes them: a written stage key wins over the policy (docs/adr/0004-stages.md).
+TEST(FinetuneStrategy, AStageKeyWrittenAtItsDefaultStillOverridesThePolicy) {
+  TempDir dir("finetune-default");
+  const std::string cfg =
+      dir.write("d.yaml", family("type: finetune, policy: relearn", "stages: {finetune: {freeze: []}}\n"));
+  auto r = xrec_cmd("run '" + cfg + "' --db '" + dir.path("d/xrec.db") + "'", "", dir.root());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("[finetune] trains with epochs 2, adamw lr 0.01 weight_decay 0.1, loss ce"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("freeze [], reinit [backbone.positions"), std::string::npos) << r.output;
+  const std::string f = dir.path("d/xrec/1/");
+  EXPECT_FALSE(same(read(f + "pretrain-best.pt", "backbone.layer0_q_weight"),
+                    read(f + "finetune-best.pt", "backbone.layer0_q_weight")));
+  // Without the key, relearn's own freeze applies (the log line says so).
+  TempDir plain("finetune-policy");
+  const std::string p = plain.write("p.yaml", family("type: finetune, policy: relearn"));
+  r = xrec_cmd("run '" + p + "' --db '" + plain.path("p/xrec.db") + "'", "", plain.root());
+  ASSERT_EQ(r.code, 0) << r.output;
+  // (the policy keeps the patterns this model has: SASRec here has no final norm and no adapters)
+  EXPECT_NE(r.output.find("freeze [backbone.layer*, backbone.input_norm_*], reinit [backbone.positions]"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(FinetuneStrategy, SourcesAreRequiredAndPoliciesAreChecked) {
   TempDir dir("finetune-bad");
   std::string text = family("type: finetune");

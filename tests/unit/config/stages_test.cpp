@@ -35,20 +35,44 @@ TEST(ConfigStages, EachStageIsTrainWithItsOwnKeysOver) {
   // A stage the config does not name trains with train: as it is.
   EXPECT_DOUBLE_EQ(r.stage("other").real("lr"), 0.01);
   EXPECT_EQ(r.stage("other").integer("epochs"), 20);
-  // The canonical YAML shows every configured stage fully resolved; the flat params hold each key.
-  EXPECT_THAT(r.yaml, HasSubstr("stages:\n  finetune:\n    amp: false\n    epochs: 20\n    loss: bce\n"
-                                "    lr: 0.0001\n"));
-  EXPECT_THAT(r.yaml, HasSubstr("  pretrain:\n    amp: false\n    epochs: 5\n    loss: ce\n    lr: 0.01\n"));
+  // The config says which keys each stage writes itself (those win over a strategy's stage values).
+  EXPECT_TRUE(r.stage_sets("finetune", "lr"));
+  EXPECT_FALSE(r.stage_sets("finetune", "epochs"));
+  EXPECT_FALSE(r.stage_sets("other", "lr"));
+  // The canonical YAML and the flat params hold each stage's written keys only, not train:'s values.
+  EXPECT_THAT(r.yaml, HasSubstr("stages:\n  finetune:\n    loss: bce\n    lr: 0.0001\n  meta_1:\n    amp: true\n"
+                                "  pretrain:\n    epochs: 5\n"));
   auto flat = [&](const std::string& key) {
     for (auto& [k, v] : r.flat)
       if (k == key) return v;
     return std::string("<absent>");
   };
   EXPECT_EQ(flat("stages.finetune.lr"), "0.0001");
-  EXPECT_EQ(flat("stages.finetune.epochs"), "20");
+  EXPECT_EQ(flat("stages.finetune.epochs"), "<absent>");
   EXPECT_EQ(flat("stages.meta_1.amp"), "true");
+  EXPECT_EQ(flat("train.epochs"), "20");
   // The stages change the hash: they are part of what the run does.
   EXPECT_NE(r.hash, resolve_staged(Config::parse(std::string(kMinimal) + "train: {lr: 0.01, epochs: 20}\n")).hash);
+}
+
+// Writing a train: default is the same as leaving it out; writing a stage key is not, even at the default
+// value: it overrides what a strategy sets for that stage (docs/adr/0004-stages.md).
+TEST(ConfigStages, AWrittenStageKeyCountsEvenAtTheDefault) {
+  const ResolvedConfig none = resolve_staged(Config::parse(kMinimal));
+  EXPECT_EQ(resolve_staged(Config::parse(std::string(kMinimal) + "train: {lr: 0.001}\n")).hash, none.hash);
+  const ResolvedConfig at_default =
+      resolve_staged(Config::parse(std::string(kMinimal) + "stages: {finetune: {lr: 0.001}}\n"));
+  EXPECT_NE(at_default.hash, none.hash);
+  EXPECT_TRUE(at_default.stage_sets("finetune", "lr"));
+  EXPECT_DOUBLE_EQ(at_default.stage("finetune").real("lr"), none.stage("finetune").real("lr"));
+  // An empty or null stage writes nothing: the same run as no stage.
+  for (const char* text : {"stages: {finetune: {}}\n", "stages: {finetune: null}\n", "stages: {finetune: {lr: null}}\n"})
+    EXPECT_EQ(resolve_staged(Config::parse(std::string(kMinimal) + text)).hash, none.hash) << text;
+  // The canonical YAML read back writes the same keys: a stored config re-runs the same way.
+  const ResolvedConfig again = resolve_staged(Config::parse(at_default.yaml));
+  EXPECT_EQ(again.hash, at_default.hash);
+  EXPECT_TRUE(again.stage_sets("finetune", "lr"));
+  EXPECT_FALSE(again.stage_sets("finetune", "epochs"));
 }
 
 TEST(ConfigStages, NoStagesMeansNoStagesInTheYaml) {

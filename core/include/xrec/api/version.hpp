@@ -12,7 +12,7 @@
 //    ItemDomain::train, Transfer::data_parallel and TransferContext::rank / world_size / allreduce_gradients:
 //    plugins built against 3 must be rebuilt.
 #define XREC_API_VERSION 4
-#define XREC_VERSION_STRING "0.1.0"
+#define XREC_VERSION_STRING "0.2.0"
 
 #define XREC_STRINGIFY_(x) #x
 #define XREC_STRINGIFY(x) XREC_STRINGIFY_(x)
