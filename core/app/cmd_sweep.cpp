@@ -89,7 +89,8 @@ class PointValidator {
   void load_data_once(const ResolvedConfig& resolved) const {
     std::string key;
     for (const auto& [k, v] : resolved.flat)
-      if (k.rfind("data.", 0) == 0 || k == "data_root") key += k + "=" + v + "\n";
+      if (k.rfind("data.", 0) == 0 || k.rfind("split.", 0) == 0 || k == "data_root" || k == "seed")
+        key += k + "=" + v + "\n";
     if (!data_checked_.insert(key).second) return;
     const Params& top = resolved.section("");
     PluginContext ctx;
@@ -97,9 +98,13 @@ class PointValidator {
     ctx.data_roots = engine::data_roots(top.str("data_root"));
     ctx.log = spdlog::default_logger()->clone("data");
     ctx.log->set_level(spdlog::level::warn);
-    for (const ComponentConfig* section : engine::data_sections(resolved)) {
+    const std::vector<const ComponentConfig*> sections = engine::data_sections(resolved);
+    for (size_t i = 0; i < sections.size(); ++i) {
+      const ComponentConfig* section = sections[i];
       try {
         const engine::LoadedDomain d = engine::load_domain(registry_, *section, ctx);
+        // Split too, as a run would: a split the domain cannot take (`given` without shipped files) fails here.
+        engine::make_task(d.data, i == 0 ? "target" : "source", i, resolved, ctx.seed, *section);
         const std::string name = section->params.has("catalog") && !section->params.str("catalog").empty()
                                      ? section->params.str("catalog")
                                      : section->type;

@@ -245,6 +245,12 @@ variants:
   EXPECT_NE(checked.output.find("text_features: 8 asks for text features"), std::string::npos) << checked.output;
   EXPECT_NE(checked.output.find("point 2 (text)"), std::string::npos) << checked.output;
   EXPECT_FALSE(fs::exists(db));
+  // The data is split as a run would split it: a split the dataset cannot take fails the check too.
+  const std::string split = dir.write("split.yaml", "base: base.yaml\nvariants:\n  - {name: given, split.method: given}\n");
+  Result unsplit = sweep(split + " --dry-run --check-data --db " + db);
+  EXPECT_EQ(unsplit.code, 2) << unsplit.output;
+  EXPECT_NE(unsplit.output.find("split.method is 'given' but dataset"), std::string::npos) << unsplit.output;
+  EXPECT_FALSE(fs::exists(db));
   // Without the bad point: the two points share one data configuration, loaded once, and nothing is written.
   const std::string good = dir.write("good.yaml", R"(base: base.yaml
 variants:
