@@ -209,9 +209,12 @@ std::string options_text(const TrainOptions& o, const std::string& loss) {
     << o.optimizer << " lr " << o.lr << " weight_decay " << o.weight_decay << ", loss " << loss << ", patience "
     << o.patience << " on " << o.select_metric << ", mix " << o.mix << ", freeze " << list_text(o.freeze)
     << ", reinit " << list_text(o.reinit);
-  for (auto& g : o.groups)
-    t << ", group " << g.pattern << " lr " << (g.lr ? std::to_string(*g.lr) : "-") << " wd "
-      << (g.weight_decay ? std::to_string(*g.weight_decay) : "-");
+  for (auto& g : o.groups) {
+    t << ", group " << g.pattern << " lr ";
+    g.lr ? t << *g.lr : t << '-';
+    t << " wd ";
+    g.weight_decay ? t << *g.weight_decay : t << '-';
+  }
   return t.str();
 }
 
@@ -283,8 +286,9 @@ TrainResult RunContext::run_stage(SequenceModel& model, const StageSpec& spec) {
   if (host) host->set_aux_loss(aux);
   TrainResult r;
   {
-    LossScope loss(model, stage_loss(spec), train_.str("loss"), spec.name);
-    plugin_.log->info("[{}] trains with {}", spec.name, options_text(o, stage_loss(spec)));
+    const std::string stage_loss_kind = stage_loss(spec);
+    LossScope loss(model, stage_loss_kind, train_.str("loss"), spec.name);
+    plugin_.log->info("[{}] trains with {}", spec.name, options_text(o, stage_loss_kind));
     r = train_stage(model, spec.name, domains, o, hooks);
   }
   keep(model, spec, r, bo);
