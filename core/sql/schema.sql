@@ -382,3 +382,76 @@ SELECT v.*,
        CASE WHEN v.reference_test <> 0 THEN (v.transfer_test - v.reference_test) / v.reference_test END
          AS relative_diff
 FROM valued AS v;
+
+-- @migration 6: transfer_vs_scratch lists transfer runs only
+-- A variant that reads no source domain (another scratch baseline, say scratch with ids beside the
+-- reference scratch with the encoder, or a ceiling on the full target) is not a transfer run: version 5
+-- paired it with the reference and flagged it as negative transfer when it lost. Now a row needs a run whose
+-- config lists at least one source domain (a data.sources[i] parameter); otherwise the view is unchanged.
+DROP VIEW transfer_vs_scratch;
+CREATE VIEW transfer_vs_scratch AS
+WITH sections AS (
+  SELECT r.id AS run_id,
+         (SELECT group_concat(p.key || '=' || p.value, char(10)) FROM params AS p
+          WHERE p.run_id = r.id AND (p.key = 'data.target' OR p.key LIKE 'data.target.%')
+            AND p.key <> 'data.target.cache') AS data_key,
+         (SELECT group_concat(p.key || '=' || p.value, char(10)) FROM params AS p
+          WHERE p.run_id = r.id AND (p.key LIKE 'eval.%' OR p.key LIKE 'split.%')
+            AND p.key NOT IN ('eval.batch_size', 'eval.save_ranks')) AS eval_key
+  FROM runs AS r
+  WHERE r.sweep_id IS NOT NULL AND r.status = 'finished'
+),
+trial_runs AS (
+  SELECT t.sweep_id, s.name AS sweep, s.reference, s.select_metric AS metric, s.select_mode, t.point,
+         t.point_label, t.seed, t.run_id,
+         (t.point_label = s.reference OR substr(t.point_label, 1, length(s.reference) + 1) = s.reference || ' ')
+           AS is_reference,
+         sections.data_key, sections.eval_key,
+         EXISTS (SELECT 1 FROM params AS p WHERE p.run_id = t.run_id AND p.key LIKE 'data.sources[%')
+           AS reads_sources
+  FROM trials AS t
+  JOIN sweeps AS s ON s.id = t.sweep_id
+  JOIN sections ON sections.run_id = t.run_id
+  WHERE t.current = 1 AND t.status = 'finished' AND s.reference IS NOT NULL
+),
+paired AS (
+  SELECT x.*,
+         (SELECT count(*) FROM trial_runs AS y
+          WHERE y.sweep_id = x.sweep_id AND y.is_reference AND y.seed = x.seed
+            AND y.data_key IS x.data_key AND y.eval_key IS x.eval_key) AS candidates,
+         (SELECT max(y.run_id) FROM trial_runs AS y
+          WHERE y.sweep_id = x.sweep_id AND y.is_reference AND y.seed = x.seed
+            AND y.data_key IS x.data_key AND y.eval_key IS x.eval_key) AS any_reference
+  FROM trial_runs AS x
+  WHERE NOT x.is_reference AND x.reads_sources
+),
+valued AS (
+SELECT p.sweep_id,
+       p.sweep,
+       p.point,
+       p.point_label,
+       p.seed,
+       p.run_id AS transfer_run,
+       CASE WHEN p.candidates = 1 THEN p.any_reference END AS reference_run,
+       p.candidates,
+       p.reference AS reference_variant,
+       p.metric,
+       p.select_mode,
+       (SELECT f.value FROM final_metrics AS f
+        WHERE f.run_id = p.run_id AND f.split = 'valid' AND f.key = p.metric) AS transfer_valid,
+       (SELECT f.value FROM final_metrics AS f
+        WHERE f.run_id = p.run_id AND f.split = 'test' AND f.key = p.metric) AS transfer_test,
+       CASE WHEN p.candidates = 1 THEN
+         (SELECT f.value FROM final_metrics AS f
+          WHERE f.run_id = p.any_reference AND f.split = 'valid' AND f.key = p.metric) END AS reference_valid,
+       CASE WHEN p.candidates = 1 THEN
+         (SELECT f.value FROM final_metrics AS f
+          WHERE f.run_id = p.any_reference AND f.split = 'test' AND f.key = p.metric) END AS reference_test,
+       p.data_key,
+       p.eval_key
+FROM paired AS p
+)
+SELECT v.*,
+       CASE WHEN v.reference_test <> 0 THEN (v.transfer_test - v.reference_test) / v.reference_test END
+         AS relative_diff
+FROM valued AS v;

@@ -22,7 +22,7 @@ struct ReportFixture {
 
 inline std::vector<std::pair<std::string, std::string>> fixture_params(const std::string& variant, int64_t seed,
                                                                        const std::string& dataset = "beauty") {
-  return {{"name", variant},
+  std::vector<std::pair<std::string, std::string>> params{{"name", variant},
           {"seed", std::to_string(seed)},
           {"data.target.type", "user_sequences"},
           {"data.target.path", dataset + "/sequences.txt"},
@@ -33,6 +33,9 @@ inline std::vector<std::pair<std::string, std::string>> fixture_params(const std
           {"split.method", "leave_one_out"},
           {"transfer.type", variant == "scratch" ? "scratch" : "finetune"},
           {"train.lr", variant == "relearn" ? "0.0003" : "0.001"}};
+  // Scratch variants read no source domain; the transfer variants pre-train on one.
+  if (variant.rfind("scratch", 0) != 0) params.push_back({"data.sources[0].path", "sports/sequences.txt"});
+  return params;
 }
 
 // One finished trial run of `variant` (point label `label`) with its metrics and case ranks.

@@ -85,6 +85,20 @@ TEST(TransferView, DataAndEvaluationMustMatchAndSettingsThatDoNotChangeResultsAr
   EXPECT_NE(rep.notes[0].find("transfer run " + std::to_string(f.finetune[0])), std::string::npos);
 }
 
+TEST(TransferView, AVariantThatReadsNoSourceDomainIsNotATransferRun) {
+  Store store(":memory:");
+  auto f = build_report_fixture(store);
+  // Another scratch baseline beside the reference (scratch with ids beside scratch with the encoder), much
+  // worse: it trained on the target alone, so it is not a transfer run and must not be flagged as one.
+  const int64_t ids = test::add_fixture_run(store, f.sweep, "scratch-ids", "scratch-ids", 1, 0.02,
+                                            std::vector<int64_t>(60, 40));
+  EXPECT_EQ(*store.query("SELECT count(*) FROM transfer_vs_scratch WHERE transfer_run = " + std::to_string(ids))
+                 .rows[0][0],
+            "0");
+  EXPECT_EQ(*store.query("SELECT count(*) FROM transfer_vs_scratch").rows[0][0], "6");
+  for (const auto& row : report::transfer_report(store, f.sweep).rows) EXPECT_NE(row.variant, "scratch-ids");
+}
+
 TEST(TransferView, SweepWithoutReferenceHasNoRows) {
   Store store(":memory:");
   auto f = build_report_fixture(store);
