@@ -393,7 +393,8 @@ HtmlReport html_report(Store& store, const Selection& selection, const std::stri
           R"("layer":[{"mark":"bar","encoding":{"y":{"field":"relative","type":"quantitative","axis":{"format":"%"},"title":"(transfer - scratch) / scratch"},)"
           R"j("color":{"field":"verdict","type":"nominal","scale":{"domain":["negative transfer","worse (not significant)","equal","better (not significant)","better"],)j"
           R"("range":["#c0392b","#e6a19a","#aaaaaa","#9ccb9c","#2e8b57"]}},"tooltip":[{"field":"group"},{"field":"relative","format":".2%"},{"field":"sd","format":".2%"},{"field":"verdict"}]}},)"
-          R"({"mark":{"type":"errorbar","ticks":true},"encoding":{"y":{"field":"lo","type":"quantitative"},"y2":{"field":"hi"}}},)"
+          // The error bars carry the bars' axis title: Vega-Lite joins the titles of a shared axis ("..., lo").
+          R"({"mark":{"type":"errorbar","ticks":true,"color":"black"},"encoding":{"y":{"field":"lo","type":"quantitative","title":"(transfer - scratch) / scratch"},"y2":{"field":"hi"}}},)"
           R"({"mark":{"type":"rule","color":"black"},"encoding":{"y":{"datum":0}}}]})";
       body += section("Transfer against scratch: sweep " + tr.rows[0].sweep,
                       "<p>Each transfer variant against the reference variant <b>" + escape_html(tr.rows[0].reference) +
