@@ -388,12 +388,13 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   opt.config_hash = [&validator, &spec](const std::vector<std::string>& overrides) {
     return validator.config_hash(spec, overrides);
   };
-  // Planning reads the store without writing it (a bad spec or point leaves no file behind); a store
-  // older than the sweep tables holds no trials.
+  // Planning reads the store without writing it (a bad spec or point leaves no file behind). A store of an
+  // older schema is read as it is (the run migrates it): its finished trials are skipped like any others.
+  // Only a store older than the sweep tables holds no trials.
   std::unique_ptr<Store> existing;
   if (fs::exists(opt.db_path, ec)) {
     existing = std::make_unique<Store>(opt.db_path, true);
-    if (existing->schema_version() < Store::latest_schema_version()) existing.reset();
+    if (existing->schema_version() < Store::kFirstTrialsSchemaVersion) existing.reset();
   }
   sweep::Plan plan = sweep::make_plan(
       spec, [&](const sweep::Spec& s, const std::vector<std::string>& o) { return validator(s, o); }, existing.get(),

@@ -331,3 +331,33 @@ TEST(SweepE2E, ATrialWhoseConfigChangedUnderTheDriverIsRefused) {
   EXPECT_NE(error.find("--expect-config"), std::string::npos) << error;
   EXPECT_NE(error.find("the sweep planned for this trial"), std::string::npos) << error;
 }
+
+// A store written by an older xrec (here: the latest migration's record removed, so that this binary sees the
+// schema before it) keeps its finished trials: before, planning ignored a store of an older schema, listed
+// every trial as new and re-ran the whole sweep after an upgrade.
+TEST(SweepE2E, AStoreOfAnOlderSchemaKeepsItsFinishedTrials) {
+  TempDir dir("sweep-older-schema");
+  const std::string spec = inline_spec(dir, "a.yaml", "study-a", 0.0);
+  const std::string db = dir.file("runs/a.db");
+  Result first = sweep(spec + " -j 1 --db " + db);
+  ASSERT_EQ(first.code, 0) << first.output;
+  ASSERT_EQ(one_value(db, "SELECT count(*) FROM runs"), "2");
+  const int latest = xrec::Store::latest_schema_version();
+  ASSERT_GT(latest, xrec::Store::kFirstTrialsSchemaVersion);
+  {
+    xrec::Store store(db);
+    store.query("DELETE FROM schema_version WHERE version = " + std::to_string(latest), /*read_only=*/false);
+  }
+  {
+    xrec::Store older(db, /*read_only=*/true);
+    ASSERT_EQ(older.schema_version(), latest - 1);
+  }
+  Result dry = sweep(spec + " --dry-run --db " + db);
+  ASSERT_EQ(dry.code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("0 to run"), std::string::npos) << dry.output;
+  EXPECT_EQ(dry.output.find("run: new"), std::string::npos) << dry.output;
+  Result again = sweep(spec + " -j 1 --db " + db);  // migrates the store (re-applies the latest migration)
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_EQ(one_value(db, "SELECT count(*) FROM runs"), "2");
+  EXPECT_EQ(one_value(db, "SELECT max(version) FROM schema_version"), std::to_string(latest));
+}

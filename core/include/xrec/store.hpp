@@ -122,6 +122,8 @@ class Store {
   int schema_version() const;
   // The newest schema version this binary knows (the last migration in core/sql/schema.sql).
   static int latest_schema_version();
+  // The first schema version with sweep trials (migration 3); planning a sweep reads any store from it on.
+  static constexpr int kFirstTrialsSchemaVersion = 3;
   const std::string& path() const { return path_; }
   bool read_only() const { return read_only_; }
 

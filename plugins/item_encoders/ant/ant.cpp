@@ -14,6 +14,11 @@
 // its fans (in, E * D).
 // <modality> is the feature name with every character outside [A-Za-z0-9_] replaced by '_' (numeric:price ->
 // numeric_price).
+// A linear adapter over a sparse feature (multi-hot attributes: a few ones among hundreds of columns) reads it
+// as rows of (column, value) pairs through embedding bags: W dropout(x) is the sum of W's columns at x's
+// nonzeros, dropout keeps or drops each nonzero (a zero stays zero either way), so the math is the dense
+// path's with the work of the nonzeros only. Full-softmax training encodes every item each step, which made
+// the dense path the bulk of an epoch on Beauty's attributes.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -57,7 +62,11 @@ struct AntOptions {
   double dropout = 0.2, fusion_weight = 0.1, cross_modal_weight = 1e-3, cross_modal_temperature = 0.07;
   double init_std = 0.02;
   bool noise = true;
+  std::string sparse_inputs = "auto";  // auto | always | never (see kSparseDensity)
 };
+
+// `sparse_inputs: auto` reads a linear modality sparsely when at most this share of its values is nonzero.
+constexpr double kSparseDensity = 0.05;
 
 AntOptions ant_options(const Params& p) {
   AntOptions o;
@@ -72,6 +81,7 @@ AntOptions ant_options(const Params& p) {
   o.cross_modal_temperature = p.real("cross_modal_temperature");
   o.init_std = p.real("init_std");
   o.noise = p.flag("noise");
+  o.sparse_inputs = p.str("sparse_inputs");
   const std::string where = "item_encoder ant: ";
   if (o.modalities.empty())
     throw InputError(where + "modalities is empty; name the item features to encode, e.g. [text, attributes] "
@@ -96,13 +106,41 @@ AntOptions ant_options(const Params& p) {
   return o;
 }
 
+// Rows of a sparse feature (CSR): row r's nonzeros are columns[ptr[r] .. ptr[r + 1]) with their values.
+struct SparseRows {
+  torch::Tensor ptr, columns, values;  // [rows + 1] long, [nnz] long, [nnz] float
+
+  static SparseRows of(const torch::Tensor& dense) {
+    auto nz = dense.nonzero();  // row-major order: grouped by row
+    auto counts = dense.ne(0).sum(1);
+    return {torch::cat({torch::zeros({1}, torch::kLong), counts.cumsum(0)}), nz.select(1, 1).contiguous(),
+            dense.index({nz.select(1, 0), nz.select(1, 1)}).contiguous()};
+  }
+  // The rows `ids` (long, on the CPU), in that order.
+  SparseRows take(const torch::Tensor& ids) const {
+    auto p = ptr.to(torch::kCPU), cpu_ids = ids.to(torch::kCPU);
+    auto pa = p.accessor<int64_t, 1>();
+    auto ia = cpu_ids.accessor<int64_t, 1>();
+    std::vector<int64_t> out_ptr{0}, positions;
+    for (int64_t i = 0; i < cpu_ids.size(0); ++i) {
+      for (int64_t k = pa[ia[i]]; k < pa[ia[i] + 1]; ++k) positions.push_back(k);
+      out_ptr.push_back(static_cast<int64_t>(positions.size()));
+    }
+    auto at = torch::tensor(positions, torch::kLong).to(columns.device());
+    return {torch::tensor(out_ptr, torch::kLong).to(columns.device()), columns.index({at}), values.index({at})};
+  }
+  SparseRows to(torch::Device d) const { return {ptr.to(d), columns.to(d), values.to(d)}; }
+  torch::Device device() const { return columns.device(); }
+};
+
 // One modality's adapter: E experts and the gate, plus the feature matrices of each bound domain.
 struct Adapter {
   std::string name;  // the feature name
-  bool whiten = false;
+  bool whiten = false, sparse = false;
   int64_t in = 0, dim = 0;
   torch::Tensor weight, bias, gate, noise;  // parameters (see the file comment)
-  std::vector<torch::Tensor> features;      // per domain [N + 1, in] (zero-padded to `in` for a linear map)
+  std::vector<torch::Tensor> features;      // per domain [N + 1, in] (zero-padded to `in` for a linear map); dense
+  std::vector<SparseRows> rows;             // per domain, the same rows as CSR; sparse
   std::vector<torch::Tensor> present;       // per domain [N + 1] bool: the item has this modality (row 0: no)
 };
 
@@ -138,6 +176,11 @@ class AntEncoder : public ItemEncoder {
         a.features.push_back(x);
         a.present.push_back(present);
       }
+      a.sparse = read_sparsely(a);
+      if (a.sparse) {
+        for (auto& x : a.features) a.rows.push_back(SparseRows::of(x));
+        a.features.clear();
+      }
       // Draws in modality order: expert maps normal(0, init_std); biases and the gate start at zero (ANT).
       auto module = std::make_shared<torch::nn::Module>();
       auto experts = std::make_shared<torch::nn::Module>();
@@ -168,7 +211,8 @@ class AntEncoder : public ItemEncoder {
     std::vector<torch::Tensor> vectors(adapters_.size()), present(adapters_.size());
     torch::Tensor out;
     for (size_t m = 0; m < adapters_.size(); ++m) {
-      vectors[m] = adapt(adapters_[m], features(m, domain), w);
+      vectors[m] = adapters_[m].sparse ? adapt_sparse(adapters_[m], sparse_rows(m, domain), w)
+                                       : adapt(adapters_[m], features(m, domain), w);
       present[m] = mask(m, domain);
       // A missing modality is masked: its adapter output (the map of a zero row) never enters the item vector.
       auto v = vectors[m] * present[m].unsqueeze(1).to(vectors[m].dtype());
@@ -195,8 +239,8 @@ class AntEncoder : public ItemEncoder {
     if (ids.size(0) == 0) return torch::zeros({}, wa.options());
     namespace F = torch::nn::functional;
     const auto unit = F::NormalizeFuncOptions().dim(-1);
-    auto va = F::normalize(adapt(adapters_[a], features(a, domain).index({ids}), w), unit);
-    auto vb = F::normalize(adapt(adapters_[b], features(b, domain).index({ids}), w), unit);
+    auto va = F::normalize(adapt_rows(a, domain, ids, w), unit);
+    auto vb = F::normalize(adapt_rows(b, domain, ids, w), unit);
     auto logits = torch::matmul(va, vb.t()) / o_.cross_modal_temperature;
     auto labels = torch::arange(ids.size(0), torch::TensorOptions().dtype(torch::kLong).device(logits.device()));
     return o_.cross_modal_weight * F::cross_entropy(logits, labels);
@@ -237,6 +281,18 @@ class AntEncoder : public ItemEncoder {
     return *f;
   }
 
+  bool read_sparsely(const Adapter& a) const {
+    if (o_.sparse_inputs == "never") return false;
+    if (a.whiten) return false;  // a whitening expert reads x - b: dense whatever the feature
+    if (o_.sparse_inputs == "always") return true;
+    double nonzero = 0, total = 0;
+    for (auto& x : a.features) {
+      nonzero += x.ne(0).sum().item<double>();
+      total += static_cast<double>(x.numel());
+    }
+    return total > 0 && nonzero <= kSparseDensity * total;
+  }
+
   void check_domain(int64_t domain) const {
     if (domain < 0 || domain >= num_domains_)
       throw Error("item encoder ant: no domain " + std::to_string(domain) + " (bound to " +
@@ -247,6 +303,11 @@ class AntEncoder : public ItemEncoder {
   // checkpoint holds parameters only and loads into a model bound to other domains).
   const torch::Tensor& features(size_t m, int64_t domain) {
     auto& x = adapters_[m].features[static_cast<size_t>(domain)];
+    if (x.device() != adapters_[m].weight.device()) x = x.to(adapters_[m].weight.device());
+    return x;
+  }
+  const SparseRows& sparse_rows(size_t m, int64_t domain) {
+    auto& x = adapters_[m].rows[static_cast<size_t>(domain)];
     if (x.device() != adapters_[m].weight.device()) x = x.to(adapters_[m].weight.device());
     return x;
   }
@@ -274,6 +335,40 @@ class AntEncoder : public ItemEncoder {
                torch::randn_like(logits) * (F::softplus(torch::matmul(x, w(a.noise).view({a.in, o_.experts}))) + 0.01);
     auto g = torch::softmax(logits, -1);  // [n, E]
     return (g.unsqueeze(-1) * y).sum(1);
+  }
+
+  // The linear adapter over CSR rows: the same math as `adapt` on their dense form.
+  torch::Tensor adapt_sparse(const Adapter& a, const SparseRows& x, const FastWeights& w) {
+    namespace F = torch::nn::functional;
+    // Sum of table rows at the columns, weighted by the (dropped-out) values: x^T T for a dense row x.
+    auto bag = [&](const torch::Tensor& table, const torch::Tensor& weights) {
+      return F::embedding_bag(x.columns, table, F::EmbeddingBagFuncOptions()
+                                                   .offsets(x.ptr)
+                                                   .include_last_offset(true)
+                                                   .mode(torch::kSum)
+                                                   .per_sample_weights(weights));
+    };
+    const auto tables = w(a.weight).view({o_.experts, a.dim, a.in}).transpose(1, 2).contiguous();  // [E, in, D]
+    const auto bias = w(a.bias).view({o_.experts, -1});
+    const bool drop = o_.dropout > 0 && is_training();
+    std::vector<torch::Tensor> outs;
+    for (int64_t e = 0; e < o_.experts; ++e) {
+      auto values = drop ? x.values * torch::bernoulli(torch::full_like(x.values, 1 - o_.dropout)) / (1 - o_.dropout)
+                         : x.values;
+      outs.push_back(bag(tables[e], values) + bias[e]);
+    }
+    auto y = torch::stack(outs, 1);  // [n, E, D]
+    auto logits = bag(w(a.gate).view({a.in, o_.experts}), x.values);
+    if (o_.noise && is_training())
+      logits = logits + torch::randn_like(logits) * (F::softplus(bag(w(a.noise).view({a.in, o_.experts}), x.values)) + 0.01);
+    auto g = torch::softmax(logits, -1);
+    return (g.unsqueeze(-1) * y).sum(1);
+  }
+
+  // Modality m's adapter over the items `ids` of a domain.
+  torch::Tensor adapt_rows(size_t m, int64_t domain, const torch::Tensor& ids, const FastWeights& w) {
+    if (adapters_[m].sparse) return adapt_sparse(adapters_[m], sparse_rows(m, domain).take(ids), w);
+    return adapt(adapters_[m], features(m, domain).index({ids}), w);
   }
 
   AntOptions o_;
@@ -311,6 +406,11 @@ XREC_PLUGIN("ant", "1.0.0", "ANT modality encoder: a mixture-of-experts adapter 
           real("cross_modal_weight", 1e-3, "lambda: the weight of the cross-modal loss").at_least(0),
           real("cross_modal_temperature", 0.07, "Temperature of the cross-modal loss's cosine scores").at_least(1e-6),
           real("init_std", 0.02, "Expert maps are drawn normal(0, init_std)").at_least(0),
+          string("sparse_inputs", "auto",
+                 "How a linear modality's input is read: always as (column, value) rows through embedding bags, "
+                 "never (dense matrix products), or auto: sparsely when at most 5% of its values are nonzero "
+                 "(multi-hot attributes). The same math; whitening modalities are always read densely")
+              .one_of({"auto", "always", "never"}),
       },
       [](const xrec::Params& p, const xrec::PluginContext&) { return std::make_shared<AntEncoder>(ant_options(p)); });
 }

@@ -3,6 +3,7 @@
 // the cross-modal contrastive loss against a hand computation, FastWeights, and bad input.
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "model_plugin_harness.hpp"
 #include "xrec/api/item_encoder.hpp"
@@ -288,4 +289,94 @@ TEST(Ant, HostReinitZeroesGatesAndBiasesAndRedrawsExperts) {
       EXPECT_EQ(item.value().abs().sum().item<double>(), 0) << item.key();
     }
   }
+}
+
+// A linear modality read as sparse rows (embedding bags) computes what the dense matrix products compute (the
+// whitening text modality stays dense under `always`, a - b is dense): the item vectors, the cross-modal loss over a subset of rows, and every gradient. Gates and biases are set away
+// from zero so that each term shows.
+TEST(Ant, SparseInputsComputeTheDensePathsVectorsLossAndGradients) {
+  DomainData d = toy_domain();
+  d.item_features[1] = {"attributes", 5, {0, 0, 0, 0, 0, /*1*/ 1, 0, 0, 1, 0, /*2*/ 0, 0, 0, 0, 2, /*3*/ 0, 1, 1, 0, 1}};
+  auto make = [&](const std::string& sparse) {
+    auto values = kToy;
+    values["sparse_inputs"] = sparse;
+    auto enc = make_ant(values, {{"toy", 3, &d}}, 2, 4);
+    torch::manual_seed(9);
+    torch::NoGradGuard g;
+    for (auto& p : enc->parameters()) p.copy_(torch::randn_like(p));
+    return enc;
+  };
+  auto dense = make("never"), sparse = make("always");
+  auto run = [](ItemEncoder& e) {
+    e.zero_grad(true);
+    auto out = e.forward(0);
+    auto loss = e.auxiliary_loss(0, torch::tensor({3, 2, 1}, torch::kLong));
+    (out.pow(2).sum() + loss).backward();
+    return std::make_pair(out.detach(), loss.detach());
+  };
+  auto [dense_out, dense_loss] = run(*dense);
+  auto [sparse_out, sparse_loss] = run(*sparse);
+  EXPECT_TRUE(torch::allclose(dense_out, sparse_out, 1e-5, 1e-6)) << dense_out << sparse_out;
+  EXPECT_NEAR(dense_loss.item<double>(), sparse_loss.item<double>(), 1e-7);
+  auto dp = dense->named_parameters(), sp = sparse->named_parameters();
+  int compared = 0;
+  for (auto& item : dp) {
+    // In evaluation the noise weights take no part (no gradient on either path).
+    if (item.key().find("w_noise") != std::string::npos) {
+      EXPECT_FALSE(sp[item.key()].grad().defined()) << item.key();
+      continue;
+    }
+    ASSERT_TRUE(item.value().grad().defined()) << item.key();
+    ++compared;
+    EXPECT_TRUE(torch::allclose(item.value().grad(), sp[item.key()].grad(), 1e-4, 1e-5)) << item.key();
+  }
+  EXPECT_EQ(compared, 6);
+  // In training (dropout 0 here) the gate noise draws the same numbers on both paths: the noise weights'
+  // gradients agree too.
+  dense->train();
+  sparse->train();
+  torch::manual_seed(11);
+  auto [dense_noisy, l1] = run(*dense);
+  torch::manual_seed(11);
+  auto [sparse_noisy, l2] = run(*sparse);
+  EXPECT_TRUE(torch::allclose(dense_noisy, sparse_noisy, 1e-5, 1e-6));
+  EXPECT_GT(max_diff(dense_noisy, dense_out), 1e-6);
+  for (auto& key : {"adapters.attributes.gate.w_noise", "adapters.text.gate.w_noise"})
+    EXPECT_TRUE(torch::allclose(dp[key].grad(), sp[key].grad(), 1e-4, 1e-5)) << key;
+  // auto: 6 nonzeros in 20 values is not sparse enough (> 5%); the outputs agree whichever path it takes.
+  EXPECT_TRUE(torch::allclose(make("auto")->forward(0).detach(), dense_out, 1e-5, 1e-6));
+}
+
+// Dropout on sparse rows keeps or drops each nonzero and scales the kept ones by 1 / (1 - p), as dense dropout
+// does to a row: with one expert, item 3's attributes [1, 1] give one of c, 2 W_0 + c, 2 W_1 + c, 2 (W_0 + W_1) + c.
+TEST(Ant, SparseDropoutDropsNonzerosAndScalesTheKeptOnes) {
+  DomainData d = toy_domain();
+  auto values = kToy;
+  values["modalities"] = std::vector<std::string>{"attributes"};
+  values["fusion"] = std::vector<std::string>{};
+  values["cross_modal"] = std::vector<std::string>{};
+  values["experts"] = 1;
+  values["dropout"] = 0.5;
+  values["noise"] = false;
+  values["sparse_inputs"] = std::string("always");
+  auto enc = make_ant(values, {{"toy", 3, &d}});
+  {
+    torch::NoGradGuard g;
+    param_of(*enc, "adapters.attributes.experts.bias").copy_(torch::tensor({0.5f, -0.25f}));
+  }
+  auto W = experts(*enc, "attributes", 1)[0];  // [D, in]
+  auto c = biases(*enc, "attributes", 1)[0];
+  const std::vector<torch::Tensor> allowed = {c, 2 * W.select(1, 0) + c, 2 * W.select(1, 1) + c,
+                                              2 * (W.select(1, 0) + W.select(1, 1)) + c};
+  enc->train();
+  std::set<size_t> seen;
+  for (int draw = 0; draw < 40; ++draw) {
+    auto v = enc->forward(0).detach()[3];
+    size_t match = allowed.size();
+    for (size_t k = 0; k < allowed.size(); ++k)
+      if (torch::allclose(v, allowed[k], 1e-5, 1e-6)) match = k;
+    ASSERT_LT(match, allowed.size()) << "draw " << draw << ": " << v;
+    seen.insert(match);
+  }
+  EXPECT_GE(seen.size(), 3u);  // 40 draws of 4 equally likely outcomes
 }
