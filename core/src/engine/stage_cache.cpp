@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <cstdio>
 #include <fstream>
@@ -56,6 +57,20 @@ std::optional<std::string> unhex(const std::string& text) {
 std::string temp_name(const std::string& path) {
   static std::atomic<int> counter{0};
   return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+// Writes a checkpoint archive to `file` through a stream writer. archive.save_to(path) names the zip's root
+// folder after the file it writes, here a temporary name with the pid and a counter: equal weights then gave
+// files of different bytes (and checksums). Through a stream the root is always "archive".
+void write_archive(torch::serialize::OutputArchive& archive, const std::string& file) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error("cannot write the checkpoint " + file + ": " + std::strerror(errno));
+  archive.save_to([&out](const void* data, size_t n) -> size_t {
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
+    return out ? n : 0;
+  });
+  out.flush();
+  if (!out) throw Error("cannot write the checkpoint " + file + " (disk full?)");
 }
 
 std::string real_text(double v) {
@@ -131,7 +146,7 @@ void save_module(torch::nn::Module& model, const std::string& path) {
   try {
     torch::serialize::OutputArchive archive;
     model.save(archive);
-    archive.save_to(tmp);
+    write_archive(archive, tmp);
     fs::rename(tmp, path);
   } catch (...) {
     std::error_code ec;
@@ -264,7 +279,7 @@ CacheEntry write_cache_entry(const fs::path& dir, const std::string& key, torch:
     {
       torch::serialize::OutputArchive archive;
       model.save(archive);
-      archive.save_to(pt_tmp);
+      write_archive(archive, pt_tmp);
     }
     e.sha256 = sha256_file(pt_tmp);
     {
@@ -324,7 +339,7 @@ void save_progress(const std::string& path, torch::nn::Module& model, const Stag
   archive.write("progress", text_tensor(text.str()));
   const std::string tmp = temp_name(path);
   try {
-    archive.save_to(tmp);
+    write_archive(archive, tmp);
     fs::rename(tmp, path);
   } catch (...) {
     std::error_code ec;

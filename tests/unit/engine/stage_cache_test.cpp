@@ -259,3 +259,31 @@ TEST(StageCache, AResumedStageContinuesExactly) {
   train_model(naive, 0, "s", naive_batches, o, h3);
   EXPECT_FALSE(same(params_of(naive), params_of(full)));
 }
+
+// Equal weights give equal checkpoint files: the archive is written through a stream, so its zip root is not
+// named after the temporary file (pid and counter), as archive.save_to(path) names it. Two cache entries of
+// one pre-training (two trials that trained the same key at once) have one checksum.
+TEST(StageCache, EqualWeightsGiveByteIdenticalCheckpoints) {
+  xrec::test::TempDir dir("stagecache-bytes");
+  TinyModel a(5), b(5);
+  save_module(a, dir.file("a.pt"));
+  save_module(b, dir.file("b.pt"));
+  EXPECT_EQ(sha256_file(dir.file("a.pt")), sha256_file(dir.file("b.pt")));
+  TrainResult r;
+  const CacheEntry first = write_cache_entry(dir.file("one"), std::string(64, 'c'), a, r, "", {});
+  const CacheEntry second = write_cache_entry(dir.file("two"), std::string(64, 'c'), b, r, "", {});
+  EXPECT_EQ(first.sha256, second.sha256);
+  TinyModel loaded(5);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : loaded.parameters()) p.mul_(2);
+  }
+  load_module(loaded, dir.file("b.pt"), "cpu", "checkpoint");
+  EXPECT_TRUE(same(params_of(loaded), params_of(a)));
+  {
+    torch::NoGradGuard g;
+    b.head->bias[0] += 1e-6;
+  }
+  save_module(b, dir.file("b.pt"));
+  EXPECT_NE(sha256_file(dir.file("a.pt")), sha256_file(dir.file("b.pt")));
+}
