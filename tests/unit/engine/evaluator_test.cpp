@@ -115,11 +115,38 @@ TEST(Evaluator, ProtocolsDeclareTheirMetrics) {
   EXPECT_THROW(protocol_metrics("pairwise", {10}), InputError);
 }
 
-TEST(Evaluator, TiesAreBrokenByItemId) {
-  auto scores = torch::zeros({1, 6});
-  EvalCase low = make_case({}, 1), high = make_case({}, 5);
-  EXPECT_EQ(ranks_from_scores(scores.clone(), {&low}, "full")[0].rank, 0);
-  EXPECT_EQ(ranks_from_scores(scores.clone(), {&high}, "full")[0].rank, 4);
+// Exact ties are broken by a fixed order that is not the item id: ids follow first appearance, which favours
+// popular items, so "lower id first" put tied test targets ahead of most of their group. Over a group of tied
+// items the ranks are 0 .. n-1 (a constant scorer gets an average rank), the same on every call, and the
+// low ids are spread over the group instead of leading it.
+TEST(Evaluator, TiesAreBrokenByAFixedOrderUnrelatedToItemIds) {
+  const int64_t n = 1000;
+  auto scores = torch::zeros({1, n + 1});
+  std::vector<int64_t> ranks;
+  for (int64_t item = 1; item <= n; ++item) {
+    EvalCase c = make_case({}, item);
+    ranks.push_back(ranks_from_scores(scores.clone(), {&c}, "full", HistoryMode::None)[0].rank);
+  }
+  std::vector<int64_t> sorted = ranks;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t r = 0; r < n; ++r) ASSERT_EQ(sorted[static_cast<size_t>(r)], r);  // a permutation of 0 .. n-1
+  double low = 0;
+  for (int64_t item = 1; item <= 50; ++item) low += static_cast<double>(ranks[static_cast<size_t>(item - 1)]);
+  low /= 50;
+  EXPECT_GT(low, 0.3 * n);  // "lower id first" gave 24.5; uniform placement gives about 500 (sd about 41)
+  EXPECT_LT(low, 0.7 * n);
+  EvalCase again = make_case({}, 7);
+  EXPECT_EQ(ranks_from_scores(scores.clone(), {&again}, "full", HistoryMode::None)[0].rank, ranks[6]);
+  // A higher score still ranks ahead whatever the order, and the sampled protocol uses the same rule.
+  scores[0][3] = 1;
+  EvalCase three = make_case({}, 3);
+  EXPECT_EQ(ranks_from_scores(scores.clone(), {&three}, "full", HistoryMode::None)[0].rank, 0);
+  // The sampled protocol uses the same rule: target 1 tied with negatives {2, 4, 5} ranks as in the full
+  // protocol with item 3 taken out (as a history item).
+  auto zeros = torch::zeros({1, 6});
+  EvalCase sampled = make_case({}, 1, {2, 4, 5}), without_three = make_case({3}, 1);
+  EXPECT_EQ(ranks_from_scores(zeros.clone(), {&sampled}, "sampled")[0].rank,
+            ranks_from_scores(zeros.clone(), {&without_three}, "full", HistoryMode::KeepTarget)[0].rank);
 }
 
 TEST(Evaluator, SampledRanksAgainstNegativesOnly) {
