@@ -113,3 +113,34 @@ TEST(EvalE2E, ACheckpointThatDoesNotFitTheModelIsRefused) {
   EXPECT_EQ(one_value(db, "SELECT status FROM runs WHERE id = 3"), "failed");
   EXPECT_EQ(one_value(db, "SELECT count(*) FROM final_metrics WHERE run_id = 3"), "0");
 }
+
+// A run whose config has a non-finite default (the interactions dataset's min_rating: -.inf, "keep all") is
+// stored with it filled in; `xrec eval` and `xrec run --resume` read that config back. Before the fix the
+// validator refused -.inf there ("expected a finite number"), so no such run could be re-evaluated.
+TEST(EvalE2E, AStoredConfigWithANonFiniteDefaultReadsBack) {
+  TempDir dir("eval-inf-default");
+  const std::string db = dir.file("xrec.db");
+  std::string rows;
+  for (int u = 0; u < 40; ++u)
+    for (int k = 0; k < 6; ++k) rows += std::to_string(u) + " " + std::to_string((u + k) % 12) + "\n";
+  const std::string data = dir.write("pairs.txt", rows);
+  const std::string config = dir.write("inf.yaml", R"(name: inf-default
+seed: 3
+threads: 1
+device: cpu
+data: {target: {type: interactions, path: )" + data + R"(}}
+backbone: {type: sasrec, hidden: 8, layers: 1, heads: 1, max_len: 6}
+transfer: {type: scratch}
+train: {epochs: 1, batch_size: 16}
+eval: {protocol: full, ks: [5, 10]}
+)");
+  auto run = xrec_cmd("run " + config + " --db " + db);
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_EQ(one_value(db, "SELECT value FROM params WHERE run_id = 1 AND key = 'data.target.min_rating'"), "-.inf");
+  auto again = xrec_cmd("eval 1 --db " + db);
+  EXPECT_EQ(again.code, 0) << again.output;
+  // Given explicitly, a non-finite value other than the default is still refused.
+  auto bad = xrec_cmd("run " + config + " data.target.min_rating=.inf --check --db " + db);
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("data.target.min_rating: expected a finite number"), std::string::npos) << bad.output;
+}

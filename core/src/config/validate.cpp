@@ -354,7 +354,9 @@ class Resolver {
       rejected_.insert(path);
       return;
     }
-    if (!finite(v)) {
+    // A non-finite number is refused unless it is the parameter's own default (min_rating: -.inf = "keep
+    // all"): a run's stored config has every default filled in, and `xrec eval` / `run --resume` read it back.
+    if (!finite(v) && !(v == spec.default_value)) {
       problem(path, "expected a finite number (" + spec.describe_type() + "), found " + describe_found(n));
       rejected_.insert(path);
       return;
