@@ -144,3 +144,75 @@ eval: {protocol: full, ks: [5, 10]}
   EXPECT_EQ(bad.code, 2) << bad.output;
   EXPECT_NE(bad.output.find("data.target.min_rating: expected a finite number"), std::string::npos) << bad.output;
 }
+
+// Transfer runs build their model over several domains, in the strategy's own order: maml and metarec put the
+// target first, finetune and joint last. `xrec eval` finds the layout the checkpoint fits (the domains' item
+// counts differ: 60, 70, 50) and evaluates the target's table; before, it rebuilt a model over the target
+// alone and refused these checkpoints ("items_1: in the checkpoint, not in the model").
+TEST(EvalE2E, ReevaluatesTransferRunsWhoseModelHoldsTheSources) {
+  TempDir dir("eval-transfer");
+  const std::string db = dir.file("xrec.db");
+  auto family = [&](const std::string& name, const std::string& transfer) {
+    return dir.write(name + ".yaml", "name: " + name + R"(
+seed: 3
+threads: 1
+device: cpu
+data:
+  target: {type: synthetic, domain: 0, users: 80, items: 60, length: 8, seed: 1}
+  sources:
+    - {type: synthetic, domain: 1, users: 80, items: 70, length: 8, seed: 1, similarity: 0.9, name: s1}
+    - {type: synthetic, domain: 2, users: 80, items: 50, length: 8, seed: 1, similarity: 0.9, name: s2}
+backbone: {type: sasrec, hidden: 16, layers: 1, heads: 1, max_len: 8}
+transfer: {)" + transfer + R"(}
+train: {epochs: 2, batch_size: 32, lr: 0.01}
+eval: {protocol: full, ks: [5, 10]}
+)");
+  };
+  struct Case {
+    std::string name, transfer, stage;
+  };
+  const std::vector<Case> cases = {
+      {"joint", "type: joint", ""},                                                      // sources, then target
+      {"finetune", "type: finetune, policy: full", " --stage finetune"},                 // sources, then target
+      {"maml", "type: maml, iterations: 4, eval_every: 2, batch_size: 16, finetune: false", ""},  // target first
+  };
+  int run = 0;
+  for (const Case& c : cases) {
+    auto trained = xrec_cmd("run " + family(c.name, c.transfer) + " --db " + db);
+    ASSERT_EQ(trained.code, 0) << c.name << "\n" << trained.output;
+    const int source = ++run;
+    auto again = xrec_cmd("eval " + std::to_string(source) + c.stage + " --db " + db);
+    ASSERT_EQ(again.code, 0) << c.name << "\n" << again.output;
+    const int eval = ++run;
+    for (const char* key : {"hr@5", "ndcg@10", "mrr"}) {
+      EXPECT_EQ(final_metric(db, eval, "test", key), final_metric(db, source, "test", key)) << c.name << " " << key;
+      EXPECT_EQ(final_metric(db, eval, "valid", key), final_metric(db, source, "valid", key)) << c.name << " " << key;
+    }
+  }
+  EXPECT_EQ(one_value(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), "6");
+}
+
+// With a source of the target's shape, target-first and target-last both fit the checkpoint: which table is
+// the target's cannot be told from names and shapes, so the request is refused rather than guessed.
+TEST(EvalE2E, ATransferCheckpointThatFitsTwoLayoutsIsRefused) {
+  TempDir dir("eval-ambiguous");
+  const std::string db = dir.file("xrec.db");
+  const std::string cfg = dir.write("same.yaml", R"(name: same-shapes
+seed: 3
+threads: 1
+device: cpu
+data:
+  target: {type: synthetic, domain: 0, users: 60, items: 40, length: 8, seed: 1}
+  sources: [{type: synthetic, domain: 1, users: 60, items: 40, length: 8, seed: 1, name: twin}]
+backbone: {type: sasrec, hidden: 8, layers: 1, heads: 1, max_len: 8}
+transfer: {type: joint}
+train: {epochs: 1, batch_size: 32}
+eval: {protocol: full, ks: [10]}
+)");
+  ASSERT_EQ(xrec_cmd("run " + cfg + " --db " + db).code, 0);
+  auto r = xrec_cmd("eval 1 --db " + db);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("which item table is the target's is ambiguous"), std::string::npos) << r.output;
+  EXPECT_EQ(one_value(db, "SELECT status FROM runs WHERE id = 2"), "failed");
+  EXPECT_EQ(one_value(db, "SELECT count(*) FROM final_metrics WHERE run_id = 2"), "0");
+}

@@ -58,6 +58,65 @@ void load_checked(torch::nn::Module& module, torch::serialize::InputArchive& arc
     if (!known.count(k)) problems.push_back(prefix + k + ": in the checkpoint, not in the model");
 }
 
+// The model the run's strategy built, with the checkpoint loaded. A strategy lays its model's domains out
+// as the target alone (scratch), the target then the sources (meta transfer) or the sources then the
+// target (pre-training, joint); the config does not say which, but the checkpoint's names and shapes do.
+// Exactly one layout must fit: one that does not, or two that do (domains of equal shapes), is an error.
+std::pair<std::shared_ptr<SequenceModel>, int64_t> rebuild_model(RunContext& context, const fs::path& checkpoint,
+                                                                 const std::string& device, const std::string& run) {
+  struct Layout {
+    std::string name;
+    std::vector<const Task*> domains;
+    int64_t target_domain;
+  };
+  const Task& target = context.target();
+  std::vector<Layout> layouts{{"the target alone", {&target}, 0}};
+  if (!context.sources().empty()) {
+    Layout first{"the target, then the sources", {&target}, 0};
+    Layout last{"the sources, then the target", {}, static_cast<int64_t>(context.sources().size())};
+    for (const Task& s : context.sources()) {
+      first.domains.push_back(&s);
+      last.domains.push_back(&s);
+    }
+    last.domains.push_back(&target);
+    layouts.push_back(first);
+    layouts.push_back(last);
+  }
+  std::shared_ptr<SequenceModel> chosen;
+  int64_t target_domain = 0;
+  std::vector<std::string> fitting, closest;
+  for (const Layout& layout : layouts) {
+    auto model = context.make_model(layout.domains);
+    torch::serialize::InputArchive archive;
+    archive.load_from(checkpoint.string(), torch::Device(device));
+    std::vector<std::string> problems;
+    load_checked(*model, archive, "", problems);
+    if (problems.empty()) {
+      fitting.push_back(layout.name);
+      chosen = model;
+      target_domain = layout.target_domain;
+    } else if (closest.empty() || problems.size() < closest.size()) {
+      closest = problems;
+    }
+  }
+  if (fitting.size() > 1)
+    throw InputError("checkpoint " + checkpoint.string() + " fits the model of run " + run + " with its domains as " +
+                     fitting[0] + " and as " + fitting[1] +
+                     " (domains of equal shapes), so which item table is the target's is ambiguous");
+  if (fitting.empty()) {
+    std::string text;
+    for (size_t i = 0; i < closest.size() && i < 8; ++i) text += "\n  " + closest[i];
+    if (closest.size() > 8) text += "\n  ... " + std::to_string(closest.size() - 8) + " more";
+    throw InputError("checkpoint " + checkpoint.string() + " does not fit the model rebuilt from run " + run +
+                     "'s config (a changed plugin or shape" +
+                     (layouts.size() > 1 ? "; its domains tried in " + std::to_string(layouts.size()) +
+                                               " layouts, the closest shown"
+                                         : std::string()) +
+                     "):" + text);
+  }
+  return {chosen, target_domain};
+}
+
 struct SourceRun {
   std::string config_yaml, run_dir, name;
 };
@@ -189,23 +248,10 @@ ExperimentOutcome evaluate_run(const EvaluationRequest& req) {
     RunContext context(session.registry(), resolved, rec.store(), rec.id(), pctx, torch::Device(info.device),
                        data.take_tasks());
     const Task& target = context.target();
-    // The model over the target domain alone (domain 0), as the run's strategy built it.
-    auto model = context.make_model({&target});
-    {
-      torch::serialize::InputArchive archive;
-      archive.load_from(checkpoint.string(), torch::Device(info.device));
-      std::vector<std::string> problems;
-      load_checked(*model, archive, "", problems);
-      if (!problems.empty()) {
-        std::string text;
-        for (size_t i = 0; i < problems.size() && i < 8; ++i) text += "\n  " + problems[i];
-        if (problems.size() > 8) text += "\n  ... " + std::to_string(problems.size() - 8) + " more";
-        throw InputError("checkpoint " + checkpoint.string() + " does not fit the model rebuilt from run " + id +
-                         "'s config (a changed plugin or shape):" + text);
-      }
-    }
-    out.result.valid = context.evaluate(*model, 0, target, Split::Valid, "eval");
-    out.result.test = context.evaluate(*model, 0, target, Split::Test, "eval");
+    const auto [model, target_domain] = rebuild_model(context, checkpoint, info.device, id);
+    seed_everything(seed);  // the evaluation draws (sampled negatives) as if no model had been built before
+    out.result.valid = context.evaluate(*model, target_domain, target, Split::Valid, "eval");
+    out.result.test = context.evaluate(*model, target_domain, target, Split::Test, "eval");
     out.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     rec.record_result(out.result, out.seconds);
     rec.finish();
