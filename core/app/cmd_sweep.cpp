@@ -33,7 +33,8 @@ namespace {
 const char* kSweepUsage =
     "usage: xrec sweep SPEC.yaml|CONFIG.yaml [key=value ...] [--grid key=v1,v2]... [--seeds 1,2,3]\n"
     "                  [-j N] [--threads K] [--timeout SECONDS] [--name NAME] [--select METRIC[:max|min]]\n"
-    "                  [--dry-run] [--check-data] [--retry-failed] [--max-retries N] [--only-missing] [--exec]\n"
+    "                  [--dry-run] [--check-data] [--retry-failed] [--max-retries N] [--only-missing]\n"
+    "                  [--rerun LABEL[,LABEL...]] [--exec]\n"
     "                  [--db PATH] [--plugin-path DIR]...\n"
     "       xrec sweep SPEC ... --emit slurm DIR | --slurm [--slurm-dir DIR] [--partition P] [--time T]\n"
     "                  [--cpus-per-task N] [--mem M] [--array-parallelism N]\n"
@@ -46,6 +47,8 @@ const char* kSweepUsage =
     "  Running the same sweep (--name, default: the spec file's name) again skips finished\n"
     "  trials, re-runs interrupted and failed ones (failed: up to --max-retries attempts, default 3, or\n"
     "  always with --retry-failed) and runs new ones; --only-missing runs only trials that never ran.\n"
+    "  --rerun runs the named points' finished trials again (after a fix that changed what they compute but\n"
+    "  not their config or plugins); the earlier runs stay in the store, the new ones become the trials'.\n"
     "  -j N: trials at once (default 1); threads per trial default to cores / N. --timeout: per trial.\n"
     "  Each trial is a forked child of the driver (LibTorch and plugins already loaded); --exec starts a\n"
     "  fresh `xrec run` process per trial instead.\n"
@@ -301,7 +304,7 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   }
   Args args =
       parse("sweep", rest,
-            {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "metrics", "slurm-dir",
+            {"db", "jobs", "threads", "timeout", "name", "seeds", "select", "max-retries", "rerun", "metrics", "slurm-dir",
              "partition", "time", "cpus-per-task", "mem", "array-parallelism", "poll"},
             {"help", "dry-run", "check-data", "retry-failed", "only-missing", "exec", "csv", "json", "slurm"});
   if (!task_dir.empty()) {
@@ -366,6 +369,14 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   }
   opt.retry_failed = args.flag("retry-failed");
   opt.only_missing = args.flag("only-missing");
+  if (auto r = args.option("rerun")) {
+    for (size_t start = 0; start <= r->size();) {
+      const size_t comma = std::min(r->find(',', start), r->size());
+      if (comma > start) opt.rerun.push_back(r->substr(start, comma - start));
+      start = comma + 1;
+    }
+    if (opt.rerun.empty()) throw InputError("--rerun: expected point labels, e.g. --rerun relearn,finetune");
+  }
   if (auto m = args.option("max-retries")) opt.max_retries = to_int("--max-retries", *m, 1);
   opt.db_path = db_path(args);
   opt.plugin_dirs = plugin_dirs;

@@ -24,12 +24,12 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `xrec ARGS` through the shell with the build's plugins (env: extra VAR='value' assignments; cwd:
-// working directory, default the test's); returns exit code and output.
-inline Result xrec_cmd(const std::string& args, const std::string& env = "", const std::string& cwd = "") {
-  std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + "XREC_PLUGIN_PATH='" +
-                    std::string(XREC_TEST_PLUGIN_DIR) + "' " + env + " '" + std::string(XREC_TEST_XREC_BIN) + "' " +
-                    args + " 2>&1";
+// Runs `BINARY ARGS` through the shell with plugins from PLUGIN_DIR (env: extra VAR='value' assignments;
+// cwd: working directory, default the test's); returns exit code and output.
+inline Result xrec_cmd_with(const std::string& binary, const std::string& plugin_dir, const std::string& args,
+                            const std::string& env = "", const std::string& cwd = "") {
+  std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + "XREC_PLUGIN_PATH='" + plugin_dir + "' " + env +
+                    " '" + binary + "' " + args + " 2>&1";
   Result r;
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   std::array<char, 4096> buf{};
@@ -38,6 +38,11 @@ inline Result xrec_cmd(const std::string& args, const std::string& env = "", con
   int status = pclose(pipe.release());
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// Runs the build's `xrec ARGS` with the build's plugins.
+inline Result xrec_cmd(const std::string& args, const std::string& env = "", const std::string& cwd = "") {
+  return xrec_cmd_with(XREC_TEST_XREC_BIN, XREC_TEST_PLUGIN_DIR, args, env, cwd);
 }
 
 // A domain whose next item is always the successor of the current one (mod num_items): a model that

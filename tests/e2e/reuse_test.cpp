@@ -139,6 +139,45 @@ TEST(ReuseE2E, TheStageCacheTrainsOnceAndServesTheSameStage) {
   EXPECT_EQ(one_value(db, "SELECT source FROM stage_inputs WHERE run_id = 3"), "cache_store");
 }
 
+// Settings that draw no parameter leave the initial weights and random state as they were, so the key must
+// name them itself. Before the fix each of these hit the first run's entry (a dropout-0.2 pre-training served
+// to a dropout-0.5 model; ANT's relearn-no-noise and relearn-dot ablations reused relearn's pre-training).
+TEST(ReuseE2E, TheStageCacheKeyHoldsTheModelsConfigAndPlugins) {
+  TempDir dir("cache-config");
+  const std::string db = dir.file("xrec.db");
+  const std::string cfg = config(dir, 1);
+  ASSERT_EQ(xrec_cmd("run " + cfg + " train.cache=true --db " + db).code, 0);  // run 1 stores the entry
+  const std::vector<std::string> others = {"backbone.dropout=0.5", "backbone.attn_dropout=0.3",
+                                           "train.score=cosine", "train.temperature=0.5"};
+  int run = 1;
+  for (const std::string& o : others) {
+    auto r = xrec_cmd("run " + cfg + " train.cache=true " + o + " --db " + db);
+    ASSERT_EQ(r.code, 0) << o << "\n" << r.output;
+    ++run;
+    EXPECT_EQ(one_value(db, "SELECT source FROM stage_inputs WHERE run_id = " + std::to_string(run)), "cache_store")
+        << o << ": served the entry of another model";
+  }
+  // The data section's `cache` flag and the run's name are not what the stage computes: still a hit.
+  auto same = xrec_cmd("run " + cfg + " train.cache=true data.target.cache=false name=again --db " + db);
+  ASSERT_EQ(same.code, 0) << same.output;
+  EXPECT_EQ(one_value(db, "SELECT source FROM stage_inputs WHERE run_id = " + std::to_string(++run)), "cache");
+  // A plugin rebuilt with other code is another stage: the same plugins from a copied folder, sasrec.so with
+  // one byte appended (the loader ignores it; its sha256 changes), run by a copy of the binary so that the
+  // build's own plugin folder is not searched.
+  const fs::path copy = dir.path("copy");
+  fs::create_directories(copy / "bin");
+  fs::create_directories(copy / "plugins");
+  fs::copy_file(XREC_TEST_XREC_BIN, copy / "bin/xrec");
+  fs::permissions(copy / "bin/xrec", fs::perms::owner_all, fs::perm_options::add);
+  for (auto& e : fs::directory_iterator(XREC_TEST_PLUGIN_DIR))
+    if (e.path().extension() == ".so") fs::copy_file(e.path(), copy / "plugins" / e.path().filename());
+  std::ofstream(copy / "plugins/sasrec.so", std::ios::app | std::ios::binary) << '\n';
+  auto rebuilt = xrec_cmd_with((copy / "bin/xrec").string(), (copy / "plugins").string(),
+                               "run " + cfg + " train.cache=true --db " + db);
+  ASSERT_EQ(rebuilt.code, 0) << rebuilt.output;
+  EXPECT_NE(rebuilt.output.find("stage cache miss"), std::string::npos) << rebuilt.output;
+}
+
 TEST(ReuseE2E, AnInterruptedRunResumesToTheUninterruptedResult) {
   TempDir dir("resume");
   const std::string db = dir.file("xrec.db");

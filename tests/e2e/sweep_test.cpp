@@ -361,3 +361,44 @@ TEST(SweepE2E, AStoreOfAnOlderSchemaKeepsItsFinishedTrials) {
   EXPECT_EQ(one_value(db, "SELECT count(*) FROM runs"), "2");
   EXPECT_EQ(one_value(db, "SELECT max(version) FROM schema_version"), std::to_string(latest));
 }
+
+// --rerun: a finished trial whose result a fix changed (same config, same plugins, so the same key) runs
+// again on request; the earlier run stays in the store and the trial points at the new one.
+TEST(SweepE2E, RerunRunsTheNamedPointsFinishedTrialsAgain) {
+  TempDir dir("sweep-rerun");
+  write_base(dir);
+  const std::string spec = dir.write("rerun.yaml", R"(base: base.yaml
+variants:
+  - {name: first}
+  - {name: second, train.lr: 0.01}
+seeds: [1, 2]
+)");
+  const std::string db = dir.file("xrec.db");
+  ASSERT_EQ(sweep(spec + " -j 2 --db " + db).code, 0);
+  const std::string before = count(db, "SELECT group_concat(run_id) FROM trials WHERE point_label = 'second'");
+
+  Result bad = sweep(spec + " --rerun second,thrid --db " + db);
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--rerun thrid: not a point of the sweep (its points: first, second)"), std::string::npos)
+      << bad.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), "4");
+
+  Result plan = sweep(spec + " --rerun second --dry-run --db " + db);
+  ASSERT_EQ(plan.code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("4 trial(s); 2 to run"), std::string::npos) << plan.output;
+  EXPECT_NE(plan.output.find("; --rerun"), std::string::npos) << plan.output;
+
+  Result again = sweep(spec + " --rerun second -j 2 --db " + db);
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("2 skipped"), std::string::npos) << again.output;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), "6");
+  EXPECT_EQ(count(db, "SELECT group_concat(attempts) FROM (SELECT attempts FROM trials ORDER BY point, seed)"),
+            "1,1,2,2");
+  const std::string after = count(db, "SELECT group_concat(run_id) FROM trials WHERE point_label = 'second'");
+  EXPECT_NE(after, before);
+  // The same weights: the rerun reproduces each seed's metrics.
+  EXPECT_EQ(count(db, "SELECT count(*) || ' runs, ' || count(DISTINCT f.value) || ' value' FROM final_metrics f "
+                      "JOIN runs r ON r.id = f.run_id JOIN trials t ON t.config_hash = r.config_hash "
+                      "WHERE t.point_label = 'second' AND t.seed = 1 AND f.split = 'test' AND f.key = 'ndcg@10'"),
+            "2 runs, 1 value");
+}

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "xrec/api/errors.hpp"
@@ -367,8 +368,50 @@ std::string RunContext::stage_cache_key(torch::nn::Module& model, const StageSpe
                                               : &target_;
   k << "valid " << spec.valid_domain.value_or(spec.domains.empty() ? 0 : spec.domains.front().model_domain) << ' '
     << sha256_hex(task_identity(*valid)) << ' ' << cases_text(valid->valid) << "\n";
-  k << "options " << extra << "\n";
+  k << "options " << extra << "\n" << model_identity(spec);
   return sha256_hex(k.str());
+}
+
+std::string RunContext::model_identity(const StageSpec& spec) const {
+  // The weights' names, shapes and values at the stage's start do not tell two models apart that differ
+  // only in what draws no parameter: dropout, gate noise, heads, scoring, a feature option, a plugin rebuilt
+  // with other code. So the key also holds the resolved config of the model's components and of the data
+  // sections the stage reads, and each of those plugins' sha256. Not the strategy's section: one
+  // pre-training serves fine-tuning strategies that differ only in what they do after it.
+  std::set<std::string> sections{"backbone", "item_encoder", "quantizer"};
+  auto add_task = [&](const Task* task) {
+    if (task == &target_) sections.insert("data.target");
+    for (size_t i = 0; i < sources_.size(); ++i)
+      if (task == &sources_[i]) sections.insert("data.sources[" + std::to_string(i) + "]");
+  };
+  for (auto& d : spec.domains) add_task(d.task);
+  add_task(spec.valid_task ? spec.valid_task : !spec.domains.empty() ? spec.domains.front().task : &target_);
+  std::ostringstream k;
+  for (auto& c : config_.components) {
+    if (!sections.count(c.path)) continue;
+    const Component* component = registry_.find(c.kind, c.type);
+    std::string sha = "built-in";
+    if (component && !component->plugin.empty()) {
+      std::string name = component->plugin;
+      for (size_t q = 0; (q = name.find('\'', q)) != std::string::npos; q += 2) name.insert(q, 1, '\'');
+      const QueryResult r = store_.query("SELECT sha256 FROM plugins WHERE run_id = " + std::to_string(run_) +
+                                         " AND name = '" + name + "'");
+      sha = !r.rows.empty() && r.rows[0][0] ? *r.rows[0][0] : "unrecorded " + component->path;
+    }
+    k << "component " << c.path << ' ' << c.type << ' ' << sha << "\n";
+  }
+  for (auto& [key, v] : config_.flat) {
+    // A data section's `cache` says where its data is kept, not what it is.
+    const auto dot = key.rfind('.');
+    if (dot == std::string::npos || key.compare(dot, std::string::npos, ".cache") == 0) continue;
+    for (auto& section : sections)
+      if (key.size() > section.size() && key.compare(0, section.size() + 1, section + ".") == 0) {
+        k << key << '=' << v << "\n";
+        break;
+      }
+  }
+  k << "score " << train_.str("score") << ' ' << real_text(train_.real("temperature")) << "\n";
+  return k.str();
 }
 
 std::optional<TrainResult> RunContext::reuse(torch::nn::Module& model, const StageSpec& spec,

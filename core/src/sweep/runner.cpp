@@ -121,6 +121,12 @@ Plan make_plan(const Spec& spec, const Validator& validate, const Store* store, 
                       (declared_higher ? "max" : "min"));
   plan.higher_is_better = declared_higher;
 
+  for (const std::string& label : options.rerun)
+    if (std::none_of(plan.points.begin(), plan.points.end(), [&](const Point& p) { return p.label == label; })) {
+      std::string known;
+      for (const Point& p : plan.points) known += (known.empty() ? "" : ", ") + p.label;
+      throw InputError("--rerun " + label + ": not a point of the sweep (its points: " + known + ")");
+    }
   // Resume: compare with what the store holds for a sweep of this name.
   std::map<std::string, TrialRecord> stored;
   std::map<std::pair<std::string, int64_t>, TrialRecord> stored_by_point;
@@ -158,6 +164,10 @@ Plan make_plan(const Spec& spec, const Validator& validate, const Store* store, 
     t.record.run_id = s.run_id;
     if (s.status == "finished") {
       t.why = "finished (run " + (s.run_id ? std::to_string(*s.run_id) : std::string("?")) + ")";
+      if (std::find(options.rerun.begin(), options.rerun.end(), t.record.point_label) != options.rerun.end()) {
+        t.run = true;
+        t.why += "; --rerun";
+      }
     } else if (options.only_missing) {
       t.run = s.attempts == 0;
       t.why = t.run ? "never ran" : "ran before (" + s.status + "); --only-missing";

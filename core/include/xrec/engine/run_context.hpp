@@ -75,6 +75,8 @@ class RunContext : public TransferContext {
   // The stage-cache key of `spec` for the weights `model` has now (sha256 hex; see stage_cache.hpp and
   // docs/adr/0009-stage-reuse-and-resume.md for what it covers).
   std::string stage_cache_key(torch::nn::Module& model, const StageSpec& spec, const std::string& options = "");
+  // The part of that key the weights cannot show: the model's and the stage data's config and plugins.
+  std::string model_identity(const StageSpec& spec) const;
 
   EvalOptions eval_options(int64_t max_len) const;
 

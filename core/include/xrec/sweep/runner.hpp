@@ -30,6 +30,10 @@ struct Options {
   bool retry_failed = false;
   int max_retries = 3;  // a failed trial is re-run on later invocations until it has this many attempts
   bool only_missing = false;
+  // Point labels whose finished trials run again (after a fix that changed what they compute but not their
+  // config or plugins, so their keys still match): the earlier runs stay in the store, the new run becomes the
+  // trial's. A label that is not a point of the sweep is an error.
+  std::vector<std::string> rerun;
   std::string db_path;
   std::vector<std::string> plugin_dirs;
   std::string xrec_binary;  // the `xrec` executable trials run
