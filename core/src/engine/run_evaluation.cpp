@@ -249,7 +249,9 @@ ExperimentOutcome evaluate_run(const EvaluationRequest& req) {
                        data.take_tasks());
     const Task& target = context.target();
     const auto [model, target_domain] = rebuild_model(context, checkpoint, info.device, id);
-    seed_everything(seed);  // the evaluation draws (sampled negatives) as if no model had been built before
+    // Sampled negatives come with the cases; re-seeded anyway, so that nothing evaluated below could depend
+    // on how many layouts were tried.
+    seed_everything(seed);
     out.result.valid = context.evaluate(*model, target_domain, target, Split::Valid, "eval");
     out.result.test = context.evaluate(*model, target_domain, target, Split::Test, "eval");
     out.seconds = std::chrono::duration<double>(Clock::now() - started).count();
