@@ -370,11 +370,8 @@ int cmd_sweep(const std::vector<std::string>& argv) {
   opt.retry_failed = args.flag("retry-failed");
   opt.only_missing = args.flag("only-missing");
   if (auto r = args.option("rerun")) {
-    for (size_t start = 0; start <= r->size();) {
-      const size_t comma = std::min(r->find(',', start), r->size());
-      if (comma > start) opt.rerun.push_back(r->substr(start, comma - start));
-      start = comma + 1;
-    }
+    for (auto& label : sweep::split_values(*r))  // labels such as `x=[1, 2]` keep their inner commas
+      if (!label.empty()) opt.rerun.push_back(label);
     if (opt.rerun.empty()) throw InputError("--rerun: expected point labels, e.g. --rerun relearn,finetune");
   }
   if (auto m = args.option("max-retries")) opt.max_retries = to_int("--max-retries", *m, 1);
